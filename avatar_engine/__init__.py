@@ -1,0 +1,1 @@
+"""Avatar creation (photo -> stylised -> rigged GLB) as a background job. Not built yet."""

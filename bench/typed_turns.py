@@ -1,0 +1,144 @@
+"""Typed-turn latency on the embedded engines: N turns over /ws, per-stage p50/p99.
+
+    .venv/bin/python bench/typed_turns.py [--turns 30] [--url ws://127.0.0.1:8000/ws]
+
+Without ``--url`` it starts the server itself (``python -m realtime``) on a free port with the
+embedded engines. Prints, per stage, server-side timings (from ``response.done``), the
+client-measured time from sending ``input.text`` to the first audio byte, and the server-added
+overhead (first audio sent minus time waiting on the LLM and inside TTS).
+Goals (issue 2): first audio byte ≤ 400 ms p50; overhead p50 ≤ 5 ms, p99 ≤ 15 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.wsclient import Client, Frame  # noqa: E402
+
+PROMPTS = [
+    "Hi! How are you today?", "What do you like to eat?", "Tell me about your town.",
+    "What is your favourite film?", "Do you like the sea?", "What should I do this weekend?",
+    "Can you recommend a book?", "What makes you happy?", "Where would you travel next?",
+    "What did you do yesterday?",
+]
+STAGES = ["first_token", "first_sentence", "first_audio_synthesized", "first_audio_sent", "done"]
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = (len(values) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "AVATAR_STORAGE_DIR": tempfile.mkdtemp(prefix="bench-")}
+    voice = ROOT / "var" / "models" / "en_US-joe-medium.aligned.onnx"
+    if voice.exists():
+        env["AVATAR_TTS_PIPER_VOICE_PATH"] = str(voice)
+    proc = subprocess.Popen([sys.executable, "-m", "realtime", "--port", str(port),
+                             "--log-level", "warning"], cwd=ROOT, env=env)
+    return proc, f"ws://127.0.0.1:{port}/ws"
+
+
+async def wait_up(url: str, timeout: float = 180) -> None:
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            c = await Client.connect(url)
+            await c.close()
+            return
+        except Exception:  # noqa: BLE001 - not up yet
+            if time.monotonic() > end:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def run(url: str, turns: int, max_tokens: int) -> None:
+    c = await Client.connect(url, max_tokens=max_tokens)
+    # warm-up turn (not counted): first-run caches in llama.cpp and onnxruntime
+    await c.turn("Hello!")
+    rows: list[dict] = []
+    client_first_audio: list[float] = []
+    for i in range(turns):
+        # a fresh session every 5 turns keeps the prompt (and so prefill time) realistic
+        if i and i % 5 == 0:
+            await c.close()
+            c = await Client.connect(url, max_tokens=max_tokens)
+        t0 = time.perf_counter()
+        await c.send({"type": "input.text", "text": PROMPTS[i % len(PROMPTS)]})
+        first = None
+        while True:
+            item = await c.recv()
+            if isinstance(item, Frame) and first is None:
+                first = (item.t - t0) * 1000
+            if isinstance(item, dict) and item["type"] == "response.done":
+                break
+        if item["status"] != "completed" or first is None:
+            print(f"turn {i}: {item['status']} {item.get('error')}")
+            continue
+        rows.append(item["timings"])
+        client_first_audio.append(first)
+    await c.close()
+
+    print(f"\n{len(rows)} typed turns, max_tokens={max_tokens}, embedded engines "
+          f"(SmolLM2-135M llama.cpp, Piper joe-medium), {os.cpu_count()} cores\n")
+    print(f"{'stage (ms since received)':34s} {'p50':>8s} {'p90':>8s} {'p99':>8s}")
+    for stage in STAGES:
+        v = [r[stage] for r in rows if r[stage] is not None]
+        print(f"{stage:34s} {pct(v, 50):8.1f} {pct(v, 90):8.1f} {pct(v, 99):8.1f}")
+    for name in ("llm_wait_ms", "tts_first_ms"):
+        v = [r[name] for r in rows]
+        print(f"{name:34s} {pct(v, 50):8.1f} {pct(v, 90):8.1f} {pct(v, 99):8.1f}")
+    print(f"{'client: send -> first audio byte':34s} {pct(client_first_audio, 50):8.1f} "
+          f"{pct(client_first_audio, 90):8.1f} {pct(client_first_audio, 99):8.1f}")
+    over = [r["overhead_ms"] for r in rows]
+    print(f"{'server-added overhead':34s} {pct(over, 50):8.2f} {pct(over, 90):8.2f} "
+          f"{pct(over, 99):8.2f}")
+    p50 = pct(client_first_audio, 50)
+    print(f"\nfirst audio byte p50 {p50:.0f} ms = {p50 / 400:.2f} x the 400 ms goal; "
+          f"{p50 / 800:.2f} x the peer's 800 ms p50")
+    print(f"overhead p50 {pct(over, 50):.2f} ms (goal 5), p99 {pct(over, 99):.2f} ms (goal 15)")
+    if rows:
+        share = statistics.mean(r["overhead_ms"] / r["first_audio_sent"] for r in rows)
+        print(f"overhead share of time-to-first-audio: {share * 100:.1f} %")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--turns", type=int, default=30)
+    ap.add_argument("--max-tokens", type=int, default=60)
+    ap.add_argument("--url", default="")
+    args = ap.parse_args()
+    proc = None
+    url = args.url
+    if not url:
+        proc, url = start_server()
+    try:
+        asyncio.run(wait_up(url))
+        asyncio.run(run(url, args.turns, args.max_tokens))
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(15)
+
+
+if __name__ == "__main__":
+    main()

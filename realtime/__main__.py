@@ -1,0 +1,29 @@
+"""``python -m realtime [--host H] [--port P]``: run the server on the configured engines."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import uvicorn
+
+from realtime.app import create_app
+from realtime.config import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = Settings()
+    parser = argparse.ArgumentParser(prog="python -m realtime", description=__doc__)
+    parser.add_argument("--host", default=settings.host)
+    parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument("--log-level", default=settings.log_level)
+    args = parser.parse_args(argv)
+    settings = settings.model_copy(update={"host": args.host, "port": args.port})
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port,
+                log_level=args.log_level.lower(), ws_max_size=4 * 1024 * 1024)
+
+
+if __name__ == "__main__":
+    main()

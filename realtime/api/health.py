@@ -1,0 +1,36 @@
+"""``GET /api/health`` (engines, 5 s timeouts) and ``GET /metrics`` (Prometheus)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from realtime.api.deps import ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/api/health", summary="Aggregated engine health")
+async def health(services: ServicesDep) -> dict:
+    checks = await services.health()
+    tts = checks["tts"]
+    ok = checks["llm"] == "healthy" and all(v == "healthy" for v in tts.values())  # type: ignore[union-attr]
+    llama = services.llama
+    return {"success": True, "data": {
+        "status": "healthy" if ok else "degraded",
+        "backend": "healthy",
+        "llm": checks["llm"],
+        "llm_embedded": None if llama is None else {
+            "running": llama.is_running(), "restarts": llama.restarts, "pid": llama.pid},
+        "tts": tts,
+        "sessions": len(services.sessions),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(services: ServicesDep) -> Response:
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

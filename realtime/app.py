@@ -1,0 +1,53 @@
+"""``create_app(settings)``: the FastAPI app. Engines start in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from realtime import __version__
+from realtime.api import chat, health, tts, ws
+from realtime.config import Settings
+from realtime.errors import install_error_handlers
+from realtime.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    settings = settings or Settings()
+    audio_dir = Path(settings.audio_dir)
+    audio_dir.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = services or Services.build(settings)
+        app.state.services = svc
+        await svc.start()
+        log.info("avatar realtime server ready (llm=%s)", getattr(svc.llm, "base_url", "?"))
+        try:
+            yield
+        finally:
+            await svc.stop()
+
+    app = FastAPI(
+        title="Avatar realtime server", version=__version__, lifespan=lifespan,
+        docs_url="/docs", redoc_url="/redoc", openapi_url="/api/openapi.json",
+        description="Realtime voice-avatar server. WebSocket protocol v1 at `/ws` "
+                    "(see docs/protocol.md); REST below.",
+    )
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                       allow_methods=["*"], allow_headers=["*"])
+    install_error_handlers(app)
+    app.include_router(ws.router)
+    app.include_router(chat.router)
+    app.include_router(tts.router)
+    app.include_router(health.router)
+    app.mount("/media/audio", StaticFiles(directory=audio_dir), name="audio")
+    return app

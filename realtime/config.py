@@ -1,0 +1,111 @@
+"""Settings, read from the environment (prefix ``AVATAR_``) and ``.env``.
+
+Every field is documented in ``.env.example``; ``tests/test_config.py`` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OUTPUT_RATES = (16000, 22050, 24000, 44100, 48000)
+
+
+class ModelInfo(BaseModel):
+    """One chat model the configured LLM server can serve."""
+
+    id: str
+    name: str = ""
+    context_length: int = 2048
+    censored: bool = True
+    multimodal: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AVATAR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- server -------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    storage_dir: Path = Path("var")
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+
+    # --- LLM ----------------------------------------------------------------
+    # Empty: start the embedded llama.cpp server (SmolLM2-135M-Instruct).
+    # Set to e.g. http://gpu-host:8001/v1 (vLLM) or http://localhost:11434/v1 (Ollama).
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_models: list[ModelInfo] = Field(
+        default_factory=lambda: [
+            ModelInfo(id="smollm2-135m-instruct", name="SmolLM2 135M Instruct (embedded, CPU)",
+                      context_length=2048)
+        ]
+    )
+    llm_default_model: str = "smollm2-135m-instruct"
+    llm_temperature: float = 0.7
+    llm_max_tokens: int = 200
+    llm_max_tokens_limit: int = 1024
+    llm_connect_timeout_s: float = 5.0
+    llm_first_token_timeout_s: float = 30.0
+    llm_idle_timeout_s: float = 15.0
+    llm_embedded_model_path: Path | None = None
+    llm_embedded_threads: int = 2
+    llm_embedded_ctx: int = 2048
+    llm_embedded_port: int = 0  # 0 = pick a free loopback port
+
+    # --- TTS ----------------------------------------------------------------
+    tts_engine: Literal["piper", "gpt_sovits"] = "piper"
+    tts_piper_voice_path: Path | None = None
+    tts_piper_threads: int = 1
+    tts_sovits_url: str = "http://127.0.0.1:9880"
+    tts_sovits_ref_audio_path: str = ""
+    tts_sovits_prompt_text: str = ""
+    tts_sovits_prompt_lang: str = "ko"
+    tts_sovits_text_split_method: str = "cut0"
+    tts_sovits_streaming_mode: int = 1
+    tts_espeak_voice_ko: str = "ko"
+    tts_max_speech_s: float = 60.0
+    tts_timeout_s: float = 30.0
+
+    # --- audio out ----------------------------------------------------------
+    output_sample_rate: int = 24000
+    audio_chunk_ms: int = 100
+
+    # --- turn pipeline ------------------------------------------------------
+    chunk_min_chars: int = 12
+    chunk_max_chars: int = 220
+    chunk_first_clause: bool = True
+    history_max_messages: int = 40
+
+    # --- limits -------------------------------------------------------------
+    ws_max_message_bytes: int = 65536
+    max_text_chars: int = 2000
+    health_timeout_s: float = 5.0
+
+    @field_validator("output_sample_rate")
+    @classmethod
+    def _rate(cls, v: int) -> int:
+        if v not in OUTPUT_RATES:
+            raise ValueError(f"output_sample_rate must be one of {OUTPUT_RATES}")
+        return v
+
+    @field_validator("audio_chunk_ms")
+    @classmethod
+    def _chunk(cls, v: int) -> int:
+        if not 10 <= v <= 200:
+            raise ValueError("audio_chunk_ms must be within 10..200")
+        return v
+
+    @property
+    def embedded_llm(self) -> bool:
+        return not self.llm_base_url
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.storage_dir / "audio"

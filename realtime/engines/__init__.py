@@ -1,0 +1,1 @@
+"""Model engines (LLM, TTS) behind small base classes, swapped by configuration."""

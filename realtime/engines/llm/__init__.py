@@ -1,0 +1,1 @@
+"""LLM engines behind :class:`realtime.engines.llm.base.LLM`."""

@@ -1,0 +1,50 @@
+"""The LLM seam: a chat model that streams text deltas."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+
+class LLMError(Exception):
+    """The model server failed: unreachable, refused, or the stream broke."""
+
+    def __init__(self, message: str, code: str = "GENERATION_FAILED") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    messages: list[dict[str, str]]
+    model: str
+    temperature: float = 0.7
+    max_tokens: int = 200
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class StreamStats:
+    """Filled in while a stream runs."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+
+
+class LLM(abc.ABC):
+    name: str = "llm"
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    @abc.abstractmethod
+    def stream(self, request: ChatRequest, stats: StreamStats) -> AsyncIterator[str]:
+        """Yield content deltas. Closing the iterator closes the upstream stream."""
+
+    @abc.abstractmethod
+    async def health(self) -> bool: ...

@@ -1,0 +1,1 @@
+"""TTS engines behind :class:`realtime.engines.tts.base.TTSEngine`."""

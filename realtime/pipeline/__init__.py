@@ -1,0 +1,1 @@
+"""The turn pipeline: persona, chunking, tags, visemes, audio and the turn engine."""

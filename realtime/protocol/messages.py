@@ -1,0 +1,267 @@
+"""Protocol v1: the single definition of every message on ``/ws`` (and the SSE stream).
+
+``python -m realtime.protocol`` writes the JSON Schema (``docs/protocol.schema.json``) that the
+TypeScript and C# clients are generated from / checked against. Prose lives in ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+PROTOCOL_VERSION = 1
+
+TtsMode = Literal["realtime", "delayed", "on_click"]
+ResponseStatus = Literal["completed", "interrupted", "failed"]
+Viseme = Literal[
+    "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou"
+]
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- shared shapes
+class Scenario(_Msg):
+    opponent: str | None = Field(None, max_length=200, description="Who the character talks to")
+    situation: str | None = Field(None, max_length=1000)
+    background: str | None = Field(None, max_length=2000)
+
+
+class Persona(_Msg):
+    """An inline character (alternative to ``character_id``)."""
+
+    name: str = Field(..., min_length=1, max_length=100)
+    persona: str = Field("", max_length=4000, description="Free-text personality / style")
+    language: str | None = Field(None, max_length=8)
+
+
+class VisemeEvent(_Msg):
+    t_ms: float = Field(..., description="Start on the response's audio timeline (ms)")
+    viseme: Viseme
+    duration_ms: float
+    weight: float = Field(..., ge=0.0, le=1.0)
+
+
+class Timings(_Msg):
+    """Milliseconds since the turn was received (``received`` is 0). ``None``: stage not reached."""
+
+    received: float = 0.0
+    first_token: float | None = None
+    first_sentence: float | None = None
+    first_audio_synthesized: float | None = None
+    first_audio_sent: float | None = None
+    done: float | None = None
+    llm_wait_ms: float = Field(0.0, description="Time spent waiting on the LLM until the first sentence")
+    tts_first_ms: float = Field(0.0, description="Time inside the TTS engine for the first sentence")
+    overhead_ms: float | None = Field(
+        None, description="first_audio_sent - llm_wait_ms - tts_first_ms: what the server added"
+    )
+
+
+class Usage(_Msg):
+    prompt_tokens: int | None = None
+    completion_tokens: int = 0
+
+
+# --------------------------------------------------------------------------- client -> server
+class SessionUpdate(_Msg):
+    type: Literal["session.update"]
+    character_id: str | None = Field(None, max_length=100)
+    persona: Persona | None = None
+    scenario: Scenario | None = None
+    language: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
+    voice: str | None = Field(None, max_length=200)
+    tts_enabled: bool | None = None
+    tts_mode: TtsMode | None = None
+    tts_delay_ms: int | None = Field(None, ge=0, le=10000)
+    model: str | None = Field(None, max_length=200)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(None, ge=1, le=4096)
+
+
+class InputText(_Msg):
+    type: Literal["input.text"]
+    text: str = Field(..., min_length=1)
+
+
+class ResponseCancel(_Msg):
+    type: Literal["response.cancel"]
+    response_id: int | None = Field(None, ge=1, description="Default: the active response")
+
+
+class PlaybackMark(_Msg):
+    type: Literal["playback.mark"]
+    response_id: int = Field(..., ge=1)
+    played_ms: float = Field(..., ge=0)
+
+
+class ResponseSpeak(_Msg):
+    """Synthesise (again) a finished response: the ``on_click`` mode's play button."""
+
+    type: Literal["response.speak"]
+    response_id: int = Field(..., ge=1)
+
+
+class Ping(_Msg):
+    type: Literal["ping"]
+    id: str | int | None = None
+
+
+ClientMessage = Annotated[
+    Union[SessionUpdate, InputText, ResponseCancel, PlaybackMark, ResponseSpeak, Ping],
+    Field(discriminator="type"),
+]
+CLIENT_TYPES = ("session.update", "input.text", "response.cancel", "playback.mark",
+                "response.speak", "ping")
+client_message_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+
+
+# --------------------------------------------------------------------------- server -> client
+class SessionConfig(_Msg):
+    character_id: str
+    character_name: str
+    language: str
+    voice: str | None
+    tts_enabled: bool
+    tts_mode: TtsMode
+    tts_delay_ms: int
+    model: str
+    temperature: float
+    max_tokens: int
+
+
+class SessionReady(_Msg):
+    type: Literal["session.ready"] = "session.ready"
+    session_id: str
+    protocol_version: int = PROTOCOL_VERSION
+    output_sample_rate: int
+    audio_format: Literal["pcm16le"] = "pcm16le"
+    session: SessionConfig
+
+
+class SessionUpdated(_Msg):
+    type: Literal["session.updated"] = "session.updated"
+    session: SessionConfig
+
+
+class ResponseStarted(_Msg):
+    type: Literal["response.started"] = "response.started"
+    response_id: int
+    source: Literal["text", "speak"] = "text"
+    tts_enabled: bool
+    tts_mode: TtsMode
+
+
+class TextDelta(_Msg):
+    type: Literal["response.text.delta"] = "response.text.delta"
+    response_id: int
+    delta: str
+
+
+class SentenceMsg(_Msg):
+    type: Literal["response.sentence"] = "response.sentence"
+    response_id: int
+    index: int
+    text: str
+
+
+class VisemesMsg(_Msg):
+    type: Literal["response.visemes"] = "response.visemes"
+    response_id: int
+    sentence_index: int
+    visemes: list[VisemeEvent]
+
+
+class AudioDone(_Msg):
+    type: Literal["response.audio.done"] = "response.audio.done"
+    response_id: int
+    total_samples: int
+    duration_ms: float
+    truncated: bool = Field(False, description="Spoken-length cap reached")
+
+
+class Animation(_Msg):
+    type: Literal["avatar.animation"] = "avatar.animation"
+    response_id: int
+    t_ms: float
+    action: str = Field(..., description="talk_start | talk_end | emotion | gesture")
+    name: str | None = Field(None, description="emotion or gesture name, e.g. happy, wave")
+
+
+class ResponseDone(_Msg):
+    type: Literal["response.done"] = "response.done"
+    response_id: int
+    status: ResponseStatus
+    text: str
+    timings: Timings
+    usage: Usage
+    error: dict[str, str] | None = None
+
+
+class ErrorMsg(_Msg):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    response_id: int | None = None
+
+
+class Pong(_Msg):
+    type: Literal["pong"] = "pong"
+    id: str | int | None = None
+    server_time_ms: float
+
+
+class AudioPayload(_Msg):
+    """SSE only: the binary audio frame as JSON (``pcm`` is base64 PCM16LE)."""
+
+    type: Literal["response.audio"] = "response.audio"
+    response_id: int
+    chunk_index: int
+    sample_offset: int
+    sample_rate: int
+    pcm: str
+
+
+ServerMessage = Annotated[
+    Union[SessionReady, SessionUpdated, ResponseStarted, TextDelta, SentenceMsg, VisemesMsg,
+          AudioDone, Animation, ResponseDone, ErrorMsg, Pong, AudioPayload],
+    Field(discriminator="type"),
+]
+
+# --------------------------------------------------------------------------- binary audio
+AUDIO_KIND = 1
+AUDIO_VERSION = 1
+_HEADER = struct.Struct("<BBHIII")
+AUDIO_HEADER_BYTES = _HEADER.size  # 16
+
+
+def pack_audio_frame(response_id: int, chunk_index: int, sample_offset: int, pcm16: bytes) -> bytes:
+    return _HEADER.pack(AUDIO_KIND, AUDIO_VERSION, 0, response_id, chunk_index, sample_offset) + pcm16
+
+
+def unpack_audio_header(frame: bytes) -> tuple[int, int, int, int, int]:
+    """-> (kind, version, response_id, chunk_index, sample_offset)."""
+    kind, version, _reserved, rid, idx, off = _HEADER.unpack_from(frame)
+    return kind, version, rid, idx, off
+
+
+def json_schema() -> dict[str, Any]:
+    client = TypeAdapter(ClientMessage).json_schema(ref_template="#/$defs/{model}")
+    server = TypeAdapter(ServerMessage).json_schema(ref_template="#/$defs/{model}")
+    defs = {**client.pop("$defs", {}), **server.pop("$defs", {})}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Avatar realtime protocol",
+        "version": PROTOCOL_VERSION,
+        "$defs": {**defs, "ClientMessage": client, "ServerMessage": server},
+        "x-binary-audio-frame": {
+            "direction": "server->client",
+            "header": "little-endian, 16 bytes: u8 kind (1=audio), u8 version (1), u16 reserved, "
+                      "u32 response_id, u32 chunk_index, u32 sample_offset",
+            "payload": "PCM16LE mono at session.ready.output_sample_rate",
+        },
+    }

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# README command 1: install (if needed) and start the server on the embedded offline engines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+exec .venv/bin/python -m realtime "$@"

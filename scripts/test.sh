@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# README command 2: install what the tests need and run them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh --test
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,51 @@
+"""Settings: .env.example documents every field; env vars and .env are read; bad values fail."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from realtime.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_env_example_documents_every_setting():
+    text = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*AVATAR_([A-Z0-9_]+)=", text, re.M))
+    fields = {name.upper() for name in Settings.model_fields}
+    assert fields - documented == set(), "undocumented settings"
+    assert documented - fields == set(), "documented settings that do not exist"
+
+
+def test_env_example_loads(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    s = Settings()
+    assert s.port == 8000 and s.embedded_llm and s.llm_models[0].id == s.llm_default_model
+
+
+def test_environment_overrides(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AVATAR_LLM_BASE_URL", "http://gpu:8001/v1")
+    monkeypatch.setenv("AVATAR_OUTPUT_SAMPLE_RATE", "48000")
+    s = Settings()
+    assert not s.embedded_llm and s.output_sample_rate == 48000
+
+
+@pytest.mark.parametrize("field,value", [("output_sample_rate", 12345), ("audio_chunk_ms", 500)])
+def test_bad_values_rejected(field, value):
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, **{field: value})
+
+
+def test_import_has_no_side_effects():
+    import subprocess
+    import sys
+
+    code = ("import threading, realtime.app, realtime.services, realtime.pipeline.turn;"
+            "import sys; sys.exit(threading.active_count() != 1)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
