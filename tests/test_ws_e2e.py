@@ -185,3 +185,26 @@ async def test_spoken_length_cap(live):
         await c.close()
     finally:
         settings.tts_max_speech_s = old
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def test_memory_stays_flat_over_a_long_session(live):
+    c = await Client.connect(live.ws, tts_enabled=False, max_tokens=6)
+    session = next(s for s in live.services.sessions if not s.tts_enabled)
+    for i in range(20):
+        assert (await c.turn(f"Message {i}")).done["status"] == "completed"
+    base = _rss_mb()
+    for i in range(80):
+        await c.turn(f"Another message {i}")
+    grown = _rss_mb() - base
+    assert len(session.history) <= live.services.settings.history_max_messages
+    assert len(session.responses) <= session.KEEP_RESPONSES
+    assert grown < 20, f"RSS grew {grown:.1f} MB over 80 turns"
+    await c.close()

@@ -1,0 +1,128 @@
+"""The turn pipeline with other engines and inputs.
+
+- GPT-SoVITS through the whole /ws turn: a STAND-IN api_v2 server (tests/stand_ins) speaks the
+  upstream wire protocol; the real GPU model cannot run here. The LLM is the real embedded one.
+- Emotion tags: the turn engine fed by a scripted LLM (a test double of the ``LLM`` seam, so the
+  token stream is known exactly) and the real Piper engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+from realtime.app import create_app
+from realtime.engines.llm.base import LLM, ChatRequest, StreamStats
+from realtime.engines.tts.router import TTSRouter
+from realtime.pipeline.response import Response, TurnSpec
+from realtime.pipeline.turn import TurnEngine
+from realtime.services import Services
+from realtime.sinks import CollectSink
+from tests.conftest import embedded_settings, serve, ws_url
+from tests.stand_ins.sovits_api_v2 import create_stand_in, run_stand_in
+from tests.test_ws_e2e import check_audio_stream, check_visemes
+from tests.wsclient import Client
+
+pytestmark = pytest.mark.slow
+
+
+async def test_gpt_sovits_turn_streams_audio_with_fitted_visemes(live, tmp_path):
+    stand_in = create_stand_in(sample_rate=32000, chunk_delay_s=0.01)
+    with run_stand_in(app=stand_in) as sovits_url:
+        settings = embedded_settings(
+            tmp_path, llm_base_url=live.services.llama.base_url, tts_engine="gpt_sovits",
+            tts_sovits_url=sovits_url, tts_sovits_ref_audio_path="/refs/mina.wav",
+            tts_sovits_prompt_text="안녕하세요", tts_sovits_prompt_lang="ko")
+        app = create_app(settings)
+        with serve(app) as url:
+            engine, _ = app.state.services.tts.pick("en")
+            assert engine.name == "gpt_sovits"
+            c = await Client.connect(ws_url(url), max_tokens=40)
+            turn = await c.turn("Hello! Where do you live?")
+            assert turn.done["status"] == "completed", turn.done
+            audio = check_audio_stream(turn, c.rate)  # resampled 32 kHz -> 24 kHz
+            duration = len(audio) * 1000 / c.rate
+            visemes = check_visemes(turn, duration)
+            # alignment-less: fitted visemes follow each sentence's audio
+            first_vis = turn.index(lambda i: isinstance(i, dict)
+                                   and i["type"] == "response.visemes")
+            first_audio = turn.index(lambda i: not isinstance(i, dict))
+            assert first_audio < first_vis
+            assert visemes[-1]["t_ms"] + visemes[-1]["duration_ms"] <= duration + 0.5
+            sent = stand_in.state.requests
+            assert sent and sent[0]["ref_audio_path"] == "/refs/mina.wav"
+            assert sent[0]["text_lang"] == "en" and sent[0]["prompt_text"] == "안녕하세요"
+            assert sent[0]["media_type"] == "wav" and sent[0]["streaming_mode"] == 1
+            await c.close()
+
+
+class ScriptedLLM(LLM):
+    """Streams a fixed reply token by token (test double of the LLM seam)."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+
+    async def stream(self, request: ChatRequest, stats: StreamStats) -> AsyncIterator[str]:
+        for token in self.tokens:
+            stats.completion_tokens += 1
+            yield token
+        stats.finish_reason = "stop"
+
+    async def health(self) -> bool:
+        return True
+
+
+async def test_emotion_tags_become_animation_on_the_timeline(live):
+    tokens = ["[hap", "py] Hello", " there", ", my friend", ". ", "*wa", "ves* ",
+              "It is", " a lovely", " day today", "! [sad] But", " rain is", " coming."]
+    piper = live.services.tts.engines[0]
+    engine = TurnEngine(live.services.settings, ScriptedLLM(tokens), TTSRouter([piper]))
+    spec = TurnSpec(response_id=1, messages=[], model="m", temperature=0, max_tokens=50,
+                    language="en", voice=None, tts_enabled=True)
+    sink = CollectSink()
+    resp = Response(spec)
+    await engine.run(resp, sink)
+    assert resp.status == "completed"
+    text = "".join(e.delta for e in sink.of_type("response.text.delta"))
+    assert "[" not in text and "*" not in text
+    assert text.startswith("Hello there, my friend.") and "It is a lovely day today!" in text
+    anims = [(a.action, a.name, a.t_ms) for a in sink.of_type("avatar.animation")]
+    names = [(a, n) for a, n, _ in anims]
+    assert names[0] == ("talk_start", None) and names[-1] == ("talk_end", None)
+    assert ("emotion", "happy") in names and ("gesture", "wave") in names
+    assert ("emotion", "sad") in names
+    starts = {s.index: s.start_sample * 1000 / engine.rate for s in resp.sentences}
+    t = {n: ms for a, n, ms in anims if n}
+    assert t["happy"] == 0.0
+    # each tag sits at the start of the sentence it precedes, on the audio timeline
+    wave_sentence = next(s.index for s in resp.sentences if s.text.startswith("It is"))
+    sad_sentence = next(s.index for s in resp.sentences if s.text.startswith("But"))
+    assert t["wave"] == pytest.approx(starts[wave_sentence], abs=0.1)
+    assert t["sad"] == pytest.approx(starts[sad_sentence], abs=0.1)
+    assert 0 < t["wave"] < t["sad"] < len(sink.audio_array()) * 1000 / engine.rate
+
+
+async def test_output_rate_follows_settings(live, tmp_path):
+    """The same engines at 48 kHz: announced in session.ready, audio resampled to it."""
+    settings = embedded_settings(tmp_path, llm_base_url=live.services.llama.base_url,
+                                 output_sample_rate=48000, audio_chunk_ms=200)
+    services = Services.build(settings, tts_engines=[live.services.tts.engines[0]])
+    services.tts.start = _noop  # already started by the live app
+    services.tts.aclose = _noop
+    app = create_app(settings, services=services)
+    with serve(app) as url:
+        c = await Client.connect(ws_url(url), max_tokens=20)
+        assert c.rate == 48000
+        turn = await c.turn("Hi!")
+        audio = check_audio_stream(turn, 48000, max_chunk_ms=200)
+        spectrum = np.abs(np.fft.rfft(audio.astype(np.float32)))
+        freqs = np.fft.rfftfreq(len(audio), 1 / 48000)
+        # Piper's voice is 22.05 kHz: nothing real above its Nyquist after resampling
+        assert spectrum[freqs > 12000].sum() < 0.01 * spectrum.sum()
+        await c.close()
+
+
+async def _noop() -> None:
+    return None
