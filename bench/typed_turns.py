@@ -77,6 +77,7 @@ async def run(url: str, turns: int, max_tokens: int) -> None:
     await c.turn("Hello!")
     rows: list[dict] = []
     client_first_audio: list[float] = []
+    first_chunks: list[str] = []
     for i in range(turns):
         # a fresh session every 5 turns keeps the prompt (and so prefill time) realistic
         if i and i % 5 == 0:
@@ -89,6 +90,9 @@ async def run(url: str, turns: int, max_tokens: int) -> None:
             item = await c.recv()
             if isinstance(item, Frame) and first is None:
                 first = (item.t - t0) * 1000
+            if isinstance(item, dict) and item["type"] == "response.sentence" \
+                    and item["index"] == 0:
+                first_chunks.append(item["text"])
             if isinstance(item, dict) and item["type"] == "response.done":
                 break
         if item["status"] != "completed" or first is None:
@@ -112,6 +116,9 @@ async def run(url: str, turns: int, max_tokens: int) -> None:
     over = [r["overhead_ms"] for r in rows]
     print(f"{'server-added overhead':34s} {pct(over, 50):8.2f} {pct(over, 90):8.2f} "
           f"{pct(over, 99):8.2f}")
+    lens = [len(t) for t in first_chunks]
+    print(f"{'first chunk length (chars)':34s} {pct(lens, 50):8.0f} {pct(lens, 90):8.0f} "
+          f"{pct(lens, 99):8.0f}   e.g. {first_chunks[0]!r}" if lens else "")
     p50 = pct(client_first_audio, 50)
     print(f"\nfirst audio byte p50 {p50:.0f} ms = {p50 / 400:.2f} x the 400 ms goal; "
           f"{p50 / 800:.2f} x the peer's 800 ms p50")

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     llm_embedded_threads: int = 2
     llm_embedded_ctx: int = 2048
     llm_embedded_port: int = 0  # 0 = pick a free loopback port
+    llm_embedded_nice: int = 10
+    llm_embedded_quant: Literal["", "q4_0", "q8_0"] = "q4_0"
 
     # --- TTS ----------------------------------------------------------------
     tts_engine: Literal["piper", "gpt_sovits"] = "piper"
@@ -81,6 +83,7 @@ class Settings(BaseSettings):
     chunk_min_chars: int = 12
     chunk_max_chars: int = 220
     chunk_first_clause: bool = True
+    chunk_first_max_chars: int = 24
     history_max_messages: int = 40
 
     # --- limits -------------------------------------------------------------

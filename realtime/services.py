@@ -66,7 +66,9 @@ class Services:
                 llama = LlamaServerProcess(
                     settings.llm_embedded_model_path, port=settings.llm_embedded_port,
                     threads=settings.llm_embedded_threads, n_ctx=settings.llm_embedded_ctx,
-                    model_alias=settings.llm_default_model, log_path=log_path)
+                    model_alias=settings.llm_default_model, log_path=log_path,
+                    nice=settings.llm_embedded_nice, quant=settings.llm_embedded_quant,
+                    models_dir=Path(settings.storage_dir) / "models")
                 base_url = llama.base_url
             llm = OpenAICompatLLM(
                 base_url, api_key=settings.llm_api_key,

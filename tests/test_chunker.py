@@ -355,3 +355,25 @@ def test_property_prose_default_settings(case) -> None:
     assert pushed + flushed == chunks(text)
     for c in pushed:  # every chunk emitted before flush is a full, speakable piece
         assert len(c.strip()) >= 8
+
+
+def test_first_max_chars_cuts_only_the_first_chunk() -> None:
+    text = ("I really think that everyone who visits our little town should try the bakery "
+            "near the harbour because it is wonderful. And the second sentence is long too "
+            "but it is not cut early at all because only the first chunk is.")
+    c = SentenceChunker("en", first_clause=False, first_max_chars=40)
+    out = c.push(text) + c.flush()
+    assert "".join(out) == text
+    assert len(out[0]) <= 41 and out[0].endswith(" ") and not out[0][-2].isspace()
+    assert out[1].endswith("wonderful. ")  # the rest of the first sentence, unshortened
+    assert out[2].startswith("And the second") and len(out[2]) > 40
+
+
+@given(st.text(alphabet="ab .,!?\n", max_size=300), st.integers(1, 30), st.integers(0, 60))
+@settings(max_examples=200, deadline=None)
+def test_first_max_chars_keeps_the_text(text: str, step: int, first_max: int) -> None:
+    whole = SentenceChunker("en", first_max_chars=first_max)
+    expected = whole.push(text) + whole.flush()
+    c = SentenceChunker("en", first_max_chars=first_max)
+    out = [x for i in range(0, len(text), step) for x in c.push(text[i:i + step])] + c.flush()
+    assert "".join(out) == text and out == expected

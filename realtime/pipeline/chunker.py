@@ -85,7 +85,8 @@ class SentenceChunker:
     """Turn a stream of text deltas into sentence-sized chunks for TTS (see the module doc)."""
 
     def __init__(self, language: str = "en", *, min_chars: int = 12, max_chars: int = 220,
-                 first_clause: bool = True, first_clause_min_chars: int = 8) -> None:
+                 first_clause: bool = True, first_clause_min_chars: int = 8,
+                 first_max_chars: int = 0) -> None:
         if max_chars < 1:
             raise ValueError("max_chars must be at least 1")
         if min_chars < 0 or first_clause_min_chars < 0:
@@ -95,6 +96,9 @@ class SentenceChunker:
         self.max_chars = max_chars
         self.first_clause = first_clause
         self.first_clause_min_chars = first_clause_min_chars
+        # A tighter max_chars for the first chunk only (0: off), so speech starts sooner
+        # even when the first sentence is long and has no comma.
+        self.first_max_chars = first_max_chars
         self._immediate = IMMEDIATE_TERMINATORS.get(self.language, frozenset())
         self._terms = SPACED_TERMINATORS | self._immediate
         self._cjk = self.language in ("ja", "zh")
@@ -157,8 +161,8 @@ class SentenceChunker:
             if cut:
                 self._cut(i, out, newline)
                 i = 0
-        limit = self.max_chars + (RUN_SLACK if run_char else 0)
-        while i - self._cstart >= limit:
+        slack = RUN_SLACK if run_char else 0
+        while i - self._cstart >= self._max() + slack:  # _max() changes after the first cut
             self._pk = _NONE  # only a terminator run can be pending here; it is too long
             i = self._max_cut(i, out)
         if self._pk == _TERM:
@@ -221,6 +225,11 @@ class SentenceChunker:
             return self._line_start if m == 0 else buf[m - 1] in _NEWLINES
         return False
 
+    def _max(self) -> int:
+        if self._first and 0 < self.first_max_chars < self.max_chars:
+            return self.first_max_chars
+        return self.max_chars
+
     # ------------------------------------------------------------------ cutting
     def _cut(self, q: int, out: list[str], line_start: bool) -> None:
         """Emit ``_buf[:q]`` (``_buf[q]`` is non-space) and start the next chunk at ``q``."""
@@ -235,10 +244,11 @@ class SentenceChunker:
 
     def _max_cut(self, i: int, out: list[str]) -> int:
         """The chunk is too long before ``_buf[i]`` (non-space): cut it; return the new ``i``."""
-        cs, limit = self._cstart, self._cstart + self.max_chars
+        max_chars = self._max()
+        cs, limit = self._cstart, self._cstart + max_chars
         punct = next((p for p in reversed(self._clauses) if p <= limit), -1)
         space = next((p for p in reversed(self._spaces) if p <= limit), -1)
-        if punct > cs and punct - cs >= self.max_chars // 2:
+        if punct > cs and punct - cs >= max_chars // 2:
             p = punct
         elif space > cs:
             p = space

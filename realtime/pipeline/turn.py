@@ -133,7 +133,8 @@ class TurnEngine:
                         tags: dict[int, list[Tag]], speaking: bool) -> None:
         spec, s = resp.spec, self.settings
         chunker = SentenceChunker(spec.language, min_chars=s.chunk_min_chars,
-                                  max_chars=s.chunk_max_chars, first_clause=s.chunk_first_clause)
+                                  max_chars=s.chunk_max_chars, first_clause=s.chunk_first_clause,
+                                  first_max_chars=s.chunk_first_max_chars)
         tag_filter = TagFilter()
         stats = StreamStats()
         request = ChatRequest(messages=spec.messages, model=spec.model,
@@ -141,26 +142,38 @@ class TurnEngine:
                               max_tokens=min(spec.max_tokens, s.llm_max_tokens_limit))
         t_llm = time.perf_counter()
 
+        fed = 0      # characters of spoken text given to the chunker
+        emitted = 0  # characters already emitted as sentences
+        pending: list[tuple[int, Tag]] = []  # tags by the text offset they precede
+
         async def emit(chunks: list[str]) -> None:
+            nonlocal emitted
             for text in chunks:
                 if not resp.sentences:
                     resp.mark("first_sentence")
                     resp.timings.llm_wait_ms = round((time.perf_counter() - t_llm) * 1000, 2)
                 rec = SentenceRecord(len(resp.sentences), text)
                 resp.sentences.append(rec)
+                # a tag belongs to the sentence whose words follow it
+                content_end = emitted + len(text.rstrip())
+                while pending and pending[0][0] < content_end:
+                    tags.setdefault(rec.index, []).append(pending.pop(0)[1])
+                emitted += len(text)
                 await sink.json(SentenceMsg(response_id=resp.id, index=rec.index, text=text))
                 await out.put(rec.index)
 
         async def pieces(items: list[str | Tag]) -> None:
+            nonlocal fed
             for item in items:
                 if isinstance(item, Tag):
                     if speaking:
-                        tags.setdefault(len(resp.sentences), []).append(item)
+                        pending.append((fed, item))
                     else:
                         await sink.json(Animation(response_id=resp.id, t_ms=0.0,
                                                   action=item.kind, name=item.name))
                 elif item:
                     resp.text_parts.append(item)
+                    fed += len(item)
                     await sink.json(TextDelta(response_id=resp.id, delta=item))
                     await emit(chunker.push(item))
 
@@ -177,6 +190,8 @@ class TurnEngine:
         await emit(chunker.flush())
         if not resp.sentences:
             raise LLMError("the model returned an empty reply")
+        for _, tag in pending:  # tags after the last words: with the last sentence
+            tags.setdefault(len(resp.sentences) - 1, []).append(tag)
         resp.generation_done.set()
         await out.put(None)
 
@@ -272,6 +287,11 @@ class TurnEngine:
                 resp.mark("first_audio_sent")
             if resp.truncated:
                 raise _SpeechCap
+        end_ms = round(resp.samples_sent * 1000.0 / rate, 1)
+        for i in sorted(tags):  # tags that followed the last words: at the end
+            for tag in tags.pop(i):
+                await sink.json(Animation(response_id=resp.id, t_ms=end_ms, action=tag.kind,
+                                          name=tag.name))
 
 
 def _clip_visemes(vis: list[dict], end_ms: float) -> list[dict]:

@@ -32,6 +32,31 @@ def default_model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
 
 
+def requantized(src: Path, models_dir: Path, quant: str) -> Path:
+    """``src`` converted once to ``quant`` (``q4_0``/``q8_0``) with llama.cpp's own quantizer."""
+    if not quant:
+        return src
+    dst = models_dir / f"{src.stem.split('.')[0]}.{quant.upper()}.gguf"
+    if dst.exists():
+        return dst
+    import ctypes
+
+    import llama_cpp
+
+    ftype = {"q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
+             "q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0}[quant]
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype, params.allow_requantize, params.nthread = ftype, True, 2
+    models_dir.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_suffix(".part")
+    if llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(),
+                                      ctypes.byref(params)) != 0:
+        raise RuntimeError(f"requantizing {src} to {quant} failed")
+    tmp.replace(dst)
+    log.info("requantized %s -> %s", src.name, dst)
+    return dst
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -51,6 +76,9 @@ class LlamaServerProcess:
         model_alias: str = "smollm2-135m-instruct",
         startup_timeout_s: float = 120.0,
         log_path: Path | None = None,
+        nice: int = 0,
+        quant: str = "",
+        models_dir: Path | None = None,
     ) -> None:
         self.model_path = model_path or default_model_path()
         self.port = port or free_port()
@@ -59,6 +87,9 @@ class LlamaServerProcess:
         self.model_alias = model_alias
         self.startup_timeout_s = startup_timeout_s
         self.log_path = log_path
+        self.nice = nice
+        self.quant = quant
+        self.models_dir = models_dir or Path("var/models")
         self.restarts = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -79,6 +110,8 @@ class LlamaServerProcess:
     async def start(self) -> None:
         if not self.model_path.exists():
             raise FileNotFoundError(f"LLM model not found: {self.model_path}")
+        self.model_path = await asyncio.to_thread(requantized, self.model_path, self.models_dir,
+                                                  self.quant)
         await self._spawn()
         await self._wait_ready()
         self._watch = asyncio.create_task(self._watchdog(), name="llama-server-watchdog")
@@ -98,6 +131,9 @@ class LlamaServerProcess:
             self._proc = await asyncio.create_subprocess_exec(
                 *cmd, stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                # speech first: on a small CPU, TTS of the current sentence must win the cores
+                # over generating sentences that will be spoken later
+                preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,
             )
         finally:
             if self.log_path:
