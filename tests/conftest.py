@@ -2,49 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from realtime.app import create_app
 from realtime.config import Settings
+from tests.serving import free_port, serve  # noqa: F401 - re-exported for tests
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve(app, port: int | None = None, timeout: float = 180.0) -> Iterator[str]:
-    """Run ``app`` with uvicorn in a thread; yield its base URL; stop it on exit."""
-    port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws_max_size=4 * 1024 * 1024, lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("server failed to start")
-        if time.monotonic() > deadline:
-            raise TimeoutError("server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def embedded_settings(tmp: Path, **overrides) -> Settings:
@@ -68,6 +36,11 @@ class Live:
     @property
     def services(self):
         return self.app.state.services
+
+    def session(self, client):
+        """The server-side Session of a connected test client."""
+        sid = client.ready["session_id"]
+        return next(s for s in self.services.sessions if s.id == sid)
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ from realtime.engines.tts.sovits import (
     WavStreamDecoder,
     parse_wav_header,
 )
+from tests.serving import free_port
 from tests.stand_ins.sovits_api_v2 import (
-    _free_port,
     create_stand_in,
     expected_samples,
     run_stand_in,
@@ -226,7 +226,7 @@ async def test_stream_without_audio_is_an_error():
 
 
 async def test_server_down_and_health():
-    engine = make_engine(f"http://127.0.0.1:{_free_port()}")
+    engine = make_engine(f"http://127.0.0.1:{free_port()}")
     await engine.start()
     try:
         with pytest.raises(TTSError) as err:

@@ -94,7 +94,7 @@ async def test_history_carries_into_next_turn(live):
     t1 = await c.turn("My name is Alice.")
     t2 = await c.turn("Hello again.")
     assert t1.response_id == 1 and t2.response_id == 2  # integers, increasing per session
-    session = next(s for s in live.services.sessions)
+    session = live.session(c)
     roles = [m["role"] for m in session.history]
     assert roles == ["user", "assistant", "user", "assistant"]
     assert session.history[0]["content"] == "My name is Alice."
@@ -160,7 +160,7 @@ async def test_delayed_mode_sends_audio_after_text(live):
 
 async def test_korean_session_speaks_with_espeak(live):
     c = await Client.connect(live.ws, character_id="haneul")
-    session = next(s for s in live.services.sessions if s.character.id == "haneul")
+    session = live.session(c)
     assert session.language == "ko" and "당신은 하늘입니다." in session.system_prompt()
     turn = await c.turn("안녕하세요! 오늘 기분이 어때요?")
     assert turn.done["status"] == "completed"
@@ -199,7 +199,7 @@ async def test_memory_stays_flat_over_a_long_session(live, monkeypatch):
     # a short history keeps each prompt small (the 135M model's prefill is the cost here)
     monkeypatch.setattr(live.services.settings, "history_max_messages", 6)
     c = await Client.connect(live.ws, tts_enabled=False, max_tokens=6)
-    session = next(s for s in live.services.sessions if not s.tts_enabled)
+    session = live.session(c)
     for i in range(20):
         assert (await c.turn(f"Message {i}")).done["status"] == "completed"
     base = _rss_mb()

@@ -23,9 +23,6 @@ import asyncio
 import contextlib
 import io
 import re
-import socket
-import threading
-import time
 import wave
 from collections.abc import Iterator
 from typing import Any, Union
@@ -302,32 +299,11 @@ def _concat(chunks: Iterator[tuple[int, np.ndarray]]) -> tuple[int, np.ndarray]:
     return items[0][0], np.concatenate([c for _, c in items])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def run_stand_in(app: FastAPI | None = None, **kw: Any) -> Iterator[str]:
-    """Serve ``app`` (or ``create_stand_in(**kw)``) with uvicorn on a free loopback port in a
-    background thread; yield its base URL; shut it down on exit."""
-    import uvicorn
+    """Serve ``app`` (or ``create_stand_in(**kw)``) on a free loopback port; yield its URL."""
+    from tests.serving import serve
 
-    app = app or create_stand_in(**kw)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, name="sovits-stand-in", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError("GPT-SoVITS stand-in did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve(app or create_stand_in(**kw), lifespan="off", timeout=30,
+               timeout_graceful_shutdown=2) as url:
+        yield url

@@ -69,7 +69,8 @@ class OpenAICompatLLM(LLM):
             body["stop"] = request.stop
         url = f"{self.base_url}/chat/completions"
         try:
-            async with self.client.stream("POST", url, json=body) as resp:
+            resp = await self._send(url, body)
+            try:
                 if resp.status_code != 200:
                     detail = (await resp.aread())[:300].decode("utf-8", "replace")
                     raise LLMError(f"LLM server answered {resp.status_code}: {detail}")
@@ -98,6 +99,8 @@ class OpenAICompatLLM(LLM):
                     delta = self._parse(payload, stats)
                     if delta:
                         yield delta
+            finally:
+                await resp.aclose()  # on cancel too: the server sees the disconnect and stops
         except httpx.TimeoutException as exc:
             raise LLMError(f"LLM server timed out: {exc!r}", code="SERVICE_UNAVAILABLE") from exc
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
@@ -105,6 +108,16 @@ class OpenAICompatLLM(LLM):
                            code="SERVICE_UNAVAILABLE") from exc
         if stats.finish_reason is None:
             raise LLMError("LLM stream ended without finishing (connection dropped mid-turn)")
+
+    async def _send(self, url: str, body: dict[str, object]) -> httpx.Response:
+        """Open the stream; retry once if the connection fails before any response arrives
+        (a pooled keep-alive connection to a server that has since restarted)."""
+        request = self.client.build_request("POST", url, json=body)
+        try:
+            return await self.client.send(request, stream=True)
+        except (httpx.ConnectError, httpx.RemoteProtocolError):
+            request = self.client.build_request("POST", url, json=body)
+            return await self.client.send(request, stream=True)
 
     @staticmethod
     def _parse(payload: str, stats: StreamStats) -> str:
