@@ -126,3 +126,19 @@ async def test_output_rate_follows_settings(live, tmp_path):
 
 async def _noop() -> None:
     return None
+
+
+async def test_tags_after_the_last_words_play_at_the_end(live):
+    tokens = ["Good night", ", my dear friend", ". See you tomorrow", ". [wave]"]
+    piper = live.services.tts.engines[0]
+    engine = TurnEngine(live.services.settings, ScriptedLLM(tokens), TTSRouter([piper]))
+    spec = TurnSpec(response_id=1, messages=[], model="m", temperature=0, max_tokens=50,
+                    language="en", voice=None, tts_enabled=True)
+    sink = CollectSink()
+    resp = Response(spec)
+    await engine.run(resp, sink)
+    assert resp.status == "completed"
+    end_ms = round(len(sink.audio_array()) * 1000 / engine.rate, 1)
+    anims = [(a.action, a.name, a.t_ms) for a in sink.of_type("avatar.animation")]
+    assert ("gesture", "wave", end_ms) in anims
+    assert anims[-1] == ("talk_end", None, end_ms)

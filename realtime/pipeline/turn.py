@@ -190,8 +190,8 @@ class TurnEngine:
         await emit(chunker.flush())
         if not resp.sentences:
             raise LLMError("the model returned an empty reply")
-        for _, tag in pending:  # tags after the last words: with the last sentence
-            tags.setdefault(len(resp.sentences) - 1, []).append(tag)
+        for _, tag in pending:  # tags after the last words: past every sentence, so the
+            tags.setdefault(len(resp.sentences), []).append(tag)  # sender plays them at the end
         resp.generation_done.set()
         await out.put(None)
 
