@@ -159,5 +159,6 @@ async def test_embedded_llm_restarts_after_crash(live):
             await asyncio.sleep(0.1)
         assert data["llm_embedded"]["restarts"] >= 1 and data["llm_embedded"]["pid"] != pid
     c = await Client.connect(live.ws, tts_enabled=False, max_tokens=8)
-    assert (await c.turn("Are you back?")).done["status"] == "completed"
+    done = (await c.turn("Are you back?")).done
+    assert done["status"] == "completed", done
     await c.close()

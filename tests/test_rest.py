@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 
@@ -136,3 +137,15 @@ async def test_other_errors(http):
     assert_error(await http.post("/api/tts", json={"text": "hi", "language": "xx"}),
                  400, "VALIDATION_ERROR")
     assert_error(await http.get("/media/audio/../../etc/passwd"), 404, "NOT_FOUND")
+
+
+async def test_concurrent_turns_each_get_a_full_answer(http):
+    """The embedded llama.cpp server queues requests; by default it would let each new request
+    end the running one, and all but the last concurrent turn would come back empty."""
+    replies = await asyncio.gather(*(http.post("/api/chat", json={
+        "messages": [{"role": "user", "content": f"Hi, I am visitor {i}."}], "max_tokens": 6,
+        "tts_enabled": False}) for i in range(4)))
+    for r in replies:
+        assert r.status_code == 200, r.text
+        data = r.json()["data"]
+        assert data["content"] and data["usage"]["completion_tokens"] > 0

@@ -125,6 +125,9 @@ class LlamaServerProcess:
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
             "--n_ctx", str(self.n_ctx),
+            # queue concurrent requests: the default lets each new request end the running one,
+            # so two sessions would cut each other's answers short
+            "--interrupt_requests", "False",
         ]
         out = open(self.log_path, "ab") if self.log_path else asyncio.subprocess.DEVNULL  # noqa: SIM115
         try:
