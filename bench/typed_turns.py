@@ -33,7 +33,7 @@ PROMPTS = [
     "Can you recommend a book?", "What makes you happy?", "Where would you travel next?",
     "What did you do yesterday?",
 ]
-STAGES = ["first_token", "first_sentence", "first_audio_synthesized", "first_audio_sent", "done"]
+STAGES = ["llm_first_token", "first_sentence", "tts_first_audio", "first_audio_sent", "done"]
 
 
 def pct(values: list[float], p: float) -> float:

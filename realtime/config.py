@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OUTPUT_RATES = (16000, 22050, 24000, 44100, 48000)
+INPUT_RATES = (16000, 24000, 48000)
 
 
 class ModelInfo(BaseModel):
@@ -79,6 +80,31 @@ class Settings(BaseSettings):
     output_sample_rate: int = 24000
     audio_chunk_ms: int = 100
 
+    # --- voice input (microphone PCM on /ws) -------------------------------
+    voice_enabled: bool = True
+    voice_input_sample_rate: int = 16000  # per-session default; 16000, 24000 or 48000
+    voice_turn_detection: Literal["server_vad", "manual"] = "server_vad"
+    voice_max_ahead_ms: int = 5000  # audio a client may send ahead of real time (then AUDIO_OVERRUN)
+    voice_barge_in: bool = True
+    voice_barge_in_min_ms: int = 96  # user speech this long interrupts the avatar
+    vad_model_path: Path | None = None  # "" = faster-whisper's silero_vad_v6.onnx
+    vad_threshold: float = 0.5
+    vad_neg_threshold: float | None = None  # None: threshold - 0.15
+    vad_min_speech_ms: int = 250
+    vad_end_silence_ms: int = 500
+    vad_pre_roll_ms: int = 300
+    vad_post_roll_ms: int = 200
+    vad_max_utterance_s: float = 30.0
+    stt_model: str = ""  # path or faster-whisper model name; "" = embedded tiny.en
+    stt_device: str = "cpu"  # cpu | cuda
+    stt_compute_type: str = "int8"  # int8 | int8_float16 | float16 | float32
+    stt_cpu_threads: int = 2
+    stt_beam_size: int = 1
+    stt_language: str = "auto"  # auto | en | ko | ...
+    stt_no_speech_threshold: float = 0.6
+    stt_partial_interval_ms: int = 0  # > 0: transcript.partial every so often while speaking
+    stt_speculative_silence_ms: int = 128  # start STT after this much silence (0 = at the end)
+
     # --- turn pipeline ------------------------------------------------------
     chunk_min_chars: int = 12
     chunk_max_chars: int = 220
@@ -103,6 +129,13 @@ class Settings(BaseSettings):
     def _chunk(cls, v: int) -> int:
         if not 10 <= v <= 200:
             raise ValueError("audio_chunk_ms must be within 10..200")
+        return v
+
+    @field_validator("voice_input_sample_rate")
+    @classmethod
+    def _in_rate(cls, v: int) -> int:
+        if v not in INPUT_RATES:
+            raise ValueError(f"voice_input_sample_rate must be one of {INPUT_RATES}")
         return v
 
     @property

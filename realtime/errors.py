@@ -27,6 +27,15 @@ class ApiError(Exception):
         self.status = status or STATUS_CODES.get(code, 500)
 
 
+class ProtocolError(Exception):
+    """A WebSocket message was refused: becomes an ``error`` event; the session carries on."""
+
+    def __init__(self, code: str, message: str, response_id: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.response_id = response_id
+
+
 def envelope(code: str, message: str, status: int) -> JSONResponse:
     return JSONResponse({"success": False, "error": {"code": code, "message": message}},
                           status_code=status)

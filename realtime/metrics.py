@@ -7,7 +7,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from realtime.pipeline.response import Response
 
 _BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
-STAGES = ("first_token", "first_sentence", "first_audio_synthesized", "first_audio_sent", "done")
+STAGES = ("llm_first_token", "first_sentence", "tts_first_audio", "first_audio_sent", "done")
+VOICE_STAGES = ("stt_done", "llm_first_token", "first_sentence", "tts_first_audio",
+                "first_audio_sent")
+_LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0)
 
 
 class Metrics:
@@ -24,6 +27,30 @@ class Metrics:
                                  ["status"], registry=self.registry)
         self.sessions = Gauge("avatar_ws_sessions", "Open WebSocket sessions",
                               registry=self.registry)
+        self.voice_stage = Histogram(
+            "avatar_voice_stage_seconds",
+            "Voice turns: time from the end-of-turn decision (speech_stopped) to each stage",
+            ["stage"], registry=self.registry, buckets=_BUCKETS)
+        self.voice_to_voice = Histogram(
+            "avatar_voice_to_voice_seconds",
+            "Voice turns: end of the user's speech -> first answer audio sent "
+            "(end-of-turn silence included)", registry=self.registry, buckets=_BUCKETS)
+        self.vad_lag = Histogram(
+            "avatar_vad_frame_lag_seconds",
+            "Microphone frame received -> its VAD result processed", registry=self.registry,
+            buckets=_LAG_BUCKETS)
+        self.barge_ins = Counter("avatar_barge_ins_total", "Responses cut by user speech",
+                                 registry=self.registry)
+        self.barge_in_latency = Histogram(
+            "avatar_barge_in_seconds",
+            "Frame that completed the barge-in minimum received -> response cut",
+            registry=self.registry, buckets=_LAG_BUCKETS)
+        self.transcripts = Counter("avatar_transcripts_total",
+                                   "Utterances transcribed, by result (ok or rejection reason)",
+                                   ["result"], registry=self.registry)
+        self.audio_dropped = Counter("avatar_audio_frames_dropped_total",
+                                     "Microphone frames refused (AUDIO_OVERRUN)",
+                                     registry=self.registry)
         self.errors = Counter("avatar_protocol_errors_total", "error events sent, by code",
                               ["code"], registry=self.registry)
 
@@ -33,5 +60,13 @@ class Metrics:
             value = getattr(resp.timings, stage)
             if value is not None:
                 self.stage.labels(stage).observe(value / 1000.0)
-        if resp.timings.overhead_ms is not None:
-            self.overhead.observe(max(0.0, resp.timings.overhead_ms) / 1000.0)
+        t = resp.timings
+        if t.overhead_ms is not None:
+            self.overhead.observe(max(0.0, t.overhead_ms) / 1000.0)
+        if t.speech_stopped is not None:
+            for stage in VOICE_STAGES:
+                value = getattr(t, stage)
+                if value is not None:
+                    self.voice_stage.labels(stage).observe(value / 1000.0)
+            if t.voice_to_voice_ms is not None:
+                self.voice_to_voice.observe(t.voice_to_voice_ms / 1000.0)

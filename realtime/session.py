@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import OrderedDict, deque
 
@@ -11,6 +12,7 @@ import orjson
 from pydantic import ValidationError
 
 from realtime.config import Settings
+from realtime.errors import ProtocolError
 from realtime.pipeline.persona import (
     BUILTIN_CHARACTERS, DEFAULT_CHARACTER_ID, Character, build_system_prompt,
     character_from_persona,
@@ -18,23 +20,19 @@ from realtime.pipeline.persona import (
 from realtime.pipeline.response import Response, Sink, TurnSpec
 from realtime.pipeline.turn import TurnEngine
 from realtime.protocol.messages import (
-    CLIENT_TYPES, ErrorMsg, InputText, PlaybackMark, Ping, Pong, ResponseCancel, ResponseSpeak,
+    CLIENT_TYPES, INPUT_SAMPLE_RATES, Animation, ErrorMsg, InputAudioClear, InputAudioCommit,
+    InputText, PlaybackMark, Ping, Pong, ResponseCancel, ResponseInterrupted, ResponseSpeak,
     SessionConfig, SessionUpdate, SessionUpdated, client_message_adapter,
 )
-
-
-class ProtocolError(Exception):
-    def __init__(self, code: str, message: str, response_id: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.response_id = response_id
+from realtime.voice.input import VoiceInput, VoiceTurn
 
 
 class Session:
     KEEP_RESPONSES = 32
 
     def __init__(self, settings: Settings, engine: TurnEngine, sink: Sink,
-                 tg: asyncio.TaskGroup, voice_ids: set[str]) -> None:
+                 tg: asyncio.TaskGroup, voice_ids: set[str], *, vad_hub=None, stt=None,
+                 metrics=None) -> None:
         self.id = uuid.uuid4().hex
         self.settings = settings
         self.engine = engine
@@ -56,6 +54,11 @@ class Session:
         self.active: Response | None = None
         self._next_id = 1
         self.rate = settings.output_sample_rate
+        self.metrics = metrics
+        self.client_marks = False  # this client reports playback with playback.mark
+        self.mic: VoiceInput | None = None
+        if vad_hub is not None and stt is not None:
+            self.mic = VoiceInput(self, settings, vad_hub, stt, metrics)
 
     # ------------------------------------------------------------------ config
     def config(self) -> SessionConfig:
@@ -63,7 +66,12 @@ class Session:
             character_id=self.character.id, character_name=self.character.name,
             language=self.language, voice=self.voice, tts_enabled=self.tts_enabled,
             tts_mode=self.tts_mode, tts_delay_ms=self.tts_delay_ms, model=self.model,
-            temperature=self.temperature, max_tokens=self.max_tokens)
+            temperature=self.temperature, max_tokens=self.max_tokens,
+            voice_input=self.mic is not None,
+            input_sample_rate=self.mic.rate if self.mic else self.settings.voice_input_sample_rate,
+            turn_detection=self.mic.turn_detection if self.mic else
+            self.settings.voice_turn_detection,
+            barge_in=self.mic.barge_in if self.mic else self.settings.voice_barge_in)
 
     def system_prompt(self) -> str:
         return build_system_prompt(self.character, self.scenario, self.language)
@@ -92,6 +100,17 @@ class Session:
             await self.sink.json(ErrorMsg(code=exc.code, message=str(exc),
                                           response_id=exc.response_id))
 
+    async def handle_binary_frame(self, data: bytes) -> None:
+        """One microphone frame (PCM16LE at the session's input rate); errors become events."""
+        try:
+            if self.mic is None:
+                raise ProtocolError("VOICE_DISABLED",
+                                    "this server does not accept microphone audio "
+                                    "(voice input is disabled or its models failed to load)")
+            self.mic.accept(data, time.perf_counter())
+        except ProtocolError as exc:
+            await self.sink.json(ErrorMsg(code=exc.code, message=str(exc)))
+
     async def dispatch(self, msg) -> None:
         if isinstance(msg, SessionUpdate):
             self.update(msg)
@@ -104,7 +123,16 @@ class Session:
             resp = self.responses.get(msg.response_id)
             if resp is None:
                 raise ProtocolError("NOT_FOUND", f"no response {msg.response_id}", msg.response_id)
-            resp.played_ms = max(resp.played_ms, msg.played_ms)
+            self.client_marks = True
+            resp.played_ms = max(resp.played_ms, min(msg.played_ms, resp.audio_ms))
+            resp.mark_time = time.perf_counter()
+        elif isinstance(msg, (InputAudioCommit, InputAudioClear)):
+            if self.mic is None:
+                raise ProtocolError("VOICE_DISABLED", "voice input is not available")
+            if isinstance(msg, InputAudioCommit):
+                self.mic.commit(time.perf_counter())
+            else:
+                self.mic.clear(time.perf_counter())
         elif isinstance(msg, ResponseSpeak):
             await self.speak(msg.response_id)
         elif isinstance(msg, Ping):
@@ -124,6 +152,13 @@ class Session:
             raise ProtocolError("VALIDATION_ERROR", f"unknown voice {msg.voice!r}")
         if msg.model is not None and msg.model not in {m.id for m in self.settings.llm_models}:
             raise ProtocolError("NOT_FOUND", f"unknown model {msg.model!r}")
+        if msg.input_sample_rate is not None and msg.input_sample_rate not in INPUT_SAMPLE_RATES:
+            raise ProtocolError("UNSUPPORTED_SAMPLE_RATE",
+                                f"input_sample_rate {msg.input_sample_rate} is not supported; "
+                                f"use one of {', '.join(map(str, INPUT_SAMPLE_RATES))}")
+        voice_fields = ("input_sample_rate", "turn_detection", "barge_in")
+        if self.mic is None and any(getattr(msg, f) is not None for f in voice_fields):
+            raise ProtocolError("VOICE_DISABLED", "voice input is not available on this server")
         if character is not self.character:
             self.character = character
             if msg.language is None:
@@ -135,6 +170,13 @@ class Session:
             value = getattr(msg, name)
             if value is not None:
                 setattr(self, name, value)
+        if self.mic is not None:
+            if msg.input_sample_rate is not None:
+                self.mic.set_rate(msg.input_sample_rate)
+            if msg.turn_detection is not None:
+                self.mic.turn_detection = msg.turn_detection
+            if msg.barge_in is not None:
+                self.mic.barge_in = msg.barge_in
 
     # ------------------------------------------------------------------ turns
     def _new_id(self) -> int:
@@ -142,22 +184,32 @@ class Session:
         self._next_id += 1
         return rid
 
-    async def input_text(self, text: str) -> None:
+    async def input_text(self, text: str, voice: VoiceTurn | None = None) -> None:
+        """A user turn, typed or (``voice``) transcribed: both go through here."""
         text = text.strip()
         if not text:
             raise ProtocolError("VALIDATION_ERROR", "text is empty")
         if len(text) > self.settings.max_text_chars:
             raise ProtocolError("TEXT_TOO_LONG",
                                 f"text over {self.settings.max_text_chars} characters")
-        await self._interrupt_active()
+        await self._interrupt(self.active, "new_input")
         messages = [{"role": "system", "content": self.system_prompt()}, *self.history,
                     {"role": "user", "content": text}]
         spec = TurnSpec(
             response_id=self._new_id(), messages=messages, model=self.model,
             temperature=self.temperature, max_tokens=self.max_tokens, language=self.language,
             voice=self.voice, tts_enabled=self.tts_enabled, tts_mode=self.tts_mode,
-            tts_delay_ms=self.tts_delay_ms)
-        self._start(Response(spec), user_text=text)
+            tts_delay_ms=self.tts_delay_ms, source="voice" if voice else "text",
+            utterance_id=voice.utterance_id if voice else None)
+        resp = Response(spec)
+        if voice is not None:
+            resp.t0 = voice.t0
+            t = resp.timings
+            t.speech_stopped = 0.0
+            t.stt_done = round((voice.stt_done - voice.t0) * 1000.0, 2)
+            t.stt_ms = voice.stt_ms
+            t.endpoint_ms = round(voice.endpoint_ms, 1)
+        self._start(resp, user_text=text)
 
     async def speak(self, response_id: int) -> None:
         old = self.responses.get(response_id)
@@ -166,14 +218,15 @@ class Session:
         sentences = [s.text for s in old.sentences if s.text.strip()]
         if not sentences:
             raise ProtocolError("VALIDATION_ERROR", "that response has nothing to say", response_id)
-        await self._interrupt_active()
+        await self._interrupt(self.active, "new_input")
         spec = TurnSpec(
             response_id=self._new_id(), messages=[], model=self.model, temperature=0.0,
             max_tokens=0, language=old.spec.language, voice=old.spec.voice, tts_enabled=True,
-            tts_mode="realtime", speak_sentences=sentences)
+            tts_mode="realtime", speak_sentences=sentences, source="speak")
         self._start(Response(spec), user_text=None)
 
     def _start(self, resp: Response, user_text: str | None) -> None:
+        resp.rate = self.rate
         self.responses[resp.id] = resp
         while len(self.responses) > self.KEEP_RESPONSES:
             self.responses.popitem(last=False)
@@ -188,14 +241,58 @@ class Session:
                 self.active = None
             if user_text is not None:
                 self.history.append({"role": "user", "content": user_text})
-                said = resp.heard_text(self.rate) if resp.status == "interrupted" else resp.text
+                said = resp.heard_text() if resp.status == "interrupted" else resp.text
                 if said:
-                    self.history.append({"role": "assistant", "content": said})
+                    resp.history_entry = {"role": "assistant", "content": said}
+                    self.history.append(resp.history_entry)
 
-    async def _interrupt_active(self) -> None:
-        resp = self.active
-        if resp is not None and resp.interrupt() and resp.task is not None:
-            await asyncio.wait({resp.task})  # history is updated when the task ends
+    async def _interrupt(self, resp: Response | None, reason: str) -> bool:
+        """Stop ``resp`` where the user's playback is: the one place a response is cut short.
+
+        A running response is cancelled (LLM stream, synthesis, sending) and ends with
+        ``response.done interrupted``; one that finished sending but is still playing at the
+        client (barge-in) gets its history entry cut to what was heard. Both are announced with
+        ``response.interrupted`` first, so the client flushes queued audio at once.
+        """
+        if resp is None:
+            return False
+        now = time.perf_counter()
+        running = resp.task is not None and not resp.task.done()
+        if not running and not (reason == "barge_in" and resp.status == "completed"
+                                and resp.still_playing(now, self.client_marks)):
+            return False
+        resp.stop_ms = round(resp.playback_ms(now, self.client_marks), 1)
+        heard = resp.heard_text()
+        await self.sink.json(ResponseInterrupted(response_id=resp.id, reason=reason,
+                                                 played_ms=resp.stop_ms, heard_text=heard))
+        if running:
+            if resp.interrupt() and resp.task is not None:
+                await asyncio.wait({resp.task})  # history is updated when the task ends
+            return True
+        resp.status = "interrupted"
+        entry = resp.history_entry
+        if entry is not None:
+            if heard:
+                entry["content"] = heard
+            else:
+                for i, m in enumerate(self.history):
+                    if m is entry:
+                        del self.history[i]
+                        break
+        await self.sink.json(Animation(response_id=resp.id, t_ms=resp.stop_ms,
+                                       action="talk_end"))
+        return True
+
+    async def barge_in(self, t_speech: float) -> bool:
+        """The user started talking: cut the response being generated or played, if any."""
+        target = self.active
+        if target is None and self.responses:
+            target = next(reversed(self.responses.values()))
+        done = await self._interrupt(target, "barge_in")
+        if done and self.metrics is not None:
+            self.metrics.barge_ins.inc()
+            self.metrics.barge_in_latency.observe(time.perf_counter() - t_speech)
+        return done
 
     async def cancel(self, response_id: int | None) -> None:
         resp = self.active if response_id is None else self.responses.get(response_id)
@@ -203,11 +300,12 @@ class Session:
             if response_id is not None:
                 raise ProtocolError("NOT_FOUND", f"no response {response_id}", response_id)
             return  # nothing active: cancelling nothing is fine
-        if resp.interrupt() and resp.task is not None:
-            await asyncio.wait({resp.task})
+        await self._interrupt(resp, "cancel")
 
     async def close(self) -> None:
         """Stop everything (client gone): LLM streams and synthesis end here."""
+        if self.mic is not None:
+            self.mic.close()
         for resp in list(self.responses.values()):
             if resp.task and not resp.task.done():
                 resp.task.cancel()

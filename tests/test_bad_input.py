@@ -36,17 +36,17 @@ async def test_bad_frames_get_coded_errors_and_session_survives(live):
         err = await c.expect("error", timeout=10)
         assert err["code"] == code, (raw, err)
         assert err["message"]
-    # oversized message, over-long text, binary frames (reserved for microphone audio)
+    # oversized message, over-long text, malformed microphone frames
     limit = live.services.settings.ws_max_message_bytes
     await c.ws.send('{"type": "input.text", "text": "' + "a" * (limit + 10) + '"}')
     assert (await c.expect("error"))["code"] == "MESSAGE_TOO_LARGE"
     too_long = live.services.settings.max_text_chars + 1
     await c.send({"type": "input.text", "text": "b" * too_long})
     assert (await c.expect("error"))["code"] == "TEXT_TOO_LONG"
-    await c.ws.send(b"\x00\x01" * 100)
-    assert (await c.expect("error"))["code"] == "UNSUPPORTED_BINARY"
+    await c.ws.send(b"\x00\x01" * 100)  # 6 ms of 16 kHz PCM: under the 10 ms minimum
+    assert (await c.expect("error"))["code"] == "INVALID_AUDIO_FRAME"
     await c.ws.send(b"\x01")
-    assert (await c.expect("error"))["code"] == "UNSUPPORTED_BINARY"
+    assert (await c.expect("error"))["code"] == "INVALID_AUDIO_FRAME"
     # Nothing above started a response, and the session still works.
     await c.send({"type": "session.update", "tts_enabled": False, "max_tokens": 8})
     assert (await c.expect("session.updated"))["session"]["tts_enabled"] is False

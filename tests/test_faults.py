@@ -60,7 +60,7 @@ async def test_cancel_closes_upstream_stream(proxied):
     await c.expect("session.updated")
     turn = await c.turn("Hi")
     assert turn.done["status"] == "completed"
-    assert turn.done["timings"]["first_token"] < 2000, turn.done["timings"]
+    assert turn.done["timings"]["llm_first_token"] < 2000, turn.done["timings"]
     await c.close()
 
 

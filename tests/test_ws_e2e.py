@@ -9,7 +9,7 @@ from tests.wsclient import Client, Frame, Turn
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["received", "first_token", "first_sentence", "first_audio_synthesized",
+STAGES = ["received", "llm_first_token", "first_sentence", "tts_first_audio",
           "first_audio_sent", "done"]
 
 

@@ -125,6 +125,26 @@ class Client:
         await self.send({"type": "input.text", "text": text})
         return await self.collect(timeout=timeout)
 
+    async def stream_audio(self, pcm: np.ndarray, rate: int = 16000, frame_ms: int = 20,
+                           speed: float = 1.0) -> float:
+        """Send int16 ``pcm`` as binary microphone frames of ``frame_ms``, paced at ``speed`` x
+        real time (``float('inf')``: as fast as possible). Returns perf_counter after the last."""
+        pcm = np.asarray(pcm)
+        if pcm.dtype != np.int16:
+            pcm = (np.clip(pcm, -1.0, 1.0) * 32767.0).astype(np.int16)
+        step = rate * frame_ms // 1000
+        t0 = time.perf_counter()
+        for i, a in enumerate(range(0, len(pcm), step)):
+            frame = pcm[a:a + step]
+            if len(frame) < rate // 100:  # the protocol's 10 ms minimum: pad the tail
+                frame = np.concatenate([frame, np.zeros(rate // 100 - len(frame), np.int16)])
+            if speed != float("inf"):
+                delay = t0 + i * frame_ms / 1000.0 / speed - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await self.ws.send(frame.astype("<i2").tobytes())
+        return time.perf_counter()
+
     async def drain(self, quiet_s: float = 0.3) -> list[dict | Frame]:
         """Whatever arrives until ``quiet_s`` passes with nothing."""
         out = list(self.backlog)

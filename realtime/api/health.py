@@ -17,7 +17,8 @@ router = APIRouter(tags=["health"])
 async def health(services: ServicesDep) -> dict:
     checks = await services.health()
     tts = checks["tts"]
-    ok = checks["llm"] == "healthy" and all(v == "healthy" for v in tts.values())  # type: ignore[union-attr]
+    ok = (checks["llm"] == "healthy" and all(v == "healthy" for v in tts.values())  # type: ignore[union-attr]
+          and checks["stt"] in ("healthy", "disabled"))
     llama = services.llama
     return {"success": True, "data": {
         "status": "healthy" if ok else "degraded",
@@ -26,6 +27,8 @@ async def health(services: ServicesDep) -> dict:
         "llm_embedded": None if llama is None else {
             "running": llama.is_running(), "restarts": llama.restarts, "pid": llama.pid},
         "tts": tts,
+        "stt": checks["stt"],
+        "voice_error": services.voice_error,
         "sessions": len(services.sessions),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }}

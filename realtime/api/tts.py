@@ -46,7 +46,7 @@ async def synthesize(body: TTSBody, services: ServicesDep) -> dict:
     sentences = [c for c in chunker.push(text) + chunker.flush() if c.strip()]
     spec = TurnSpec(response_id=1, messages=[], model="", temperature=0.0, max_tokens=0,
                     language=body.language, voice=voice, tts_enabled=True,
-                    speak_sentences=sentences)
+                    speak_sentences=sentences, source="speak")
     sink = CollectSink()
     resp = Response(spec)
     await services.engine.run(resp, sink)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from realtime.api.deps import services_of
-from realtime.protocol.messages import ErrorMsg, SessionReady
+from realtime.protocol.messages import SessionReady
 from realtime.session import Session
 from realtime.sinks import WebSocketSink
 
@@ -26,8 +26,11 @@ async def ws_session(ws: WebSocket) -> None:
     session: Session | None = None
     try:
         async with asyncio.TaskGroup() as tg:
+            voice_ok = services.stt is not None and services.vad_hub is not None
             session = Session(services.settings, services.engine, sink, tg,
-                              services.tts.voice_ids())
+                              services.tts.voice_ids(),
+                              vad_hub=services.vad_hub if voice_ok else None,
+                              stt=services.stt if voice_ok else None, metrics=services.metrics)
             services.sessions.add(session)
             await sink.json(SessionReady(session_id=session.id,
                                          output_sample_rate=session.rate,
@@ -62,7 +65,4 @@ async def _receive_loop(ws: WebSocket, session: Session, sink: WebSocketSink) ->
             continue
         data = message.get("bytes")
         if data is not None:
-            # Reserved for microphone PCM (voice input); refused, session stays open.
-            await sink.json(ErrorMsg(code="UNSUPPORTED_BINARY",
-                                     message="binary frames (microphone audio) are not "
-                                             "accepted by this server yet"))
+            await session.handle_binary_frame(data)

@@ -12,6 +12,9 @@ from pydantic import BaseModel
 
 from realtime.protocol.messages import Timings, TtsMode, Usage
 
+MARK_EXTRAPOLATE_S = 1.0  # playback is assumed to go on this long after the latest mark
+PLAYBACK_SLACK_S = 2.0  # a client's playback may lag the audio's length by this much
+
 
 class Sink(Protocol):
     """Where a response's events go (a WebSocket, an SSE stream, a collector)."""
@@ -35,6 +38,8 @@ class TurnSpec:
     tts_mode: TtsMode = "realtime"
     tts_delay_ms: int = 0
     speak_sentences: list[str] | None = None  # replay: speak these, no LLM
+    source: str = "text"  # text | voice | speak
+    utterance_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -57,7 +62,11 @@ class Response:
     samples_sent: int = 0
     truncated: bool = False
     error: dict[str, str] | None = None
-    played_ms: float = 0.0
+    played_ms: float = 0.0  # latest playback.mark
+    mark_time: float | None = None  # perf_counter of that mark
+    stop_ms: float | None = None  # playback position when interrupted (what was heard)
+    rate: int = 24000  # output sample rate of the audio timeline
+    history_entry: dict[str, str] | None = None  # the assistant message kept in history
     task: asyncio.Task[None] | None = None
     generation_done: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
@@ -86,15 +95,55 @@ class Response:
         self.task.cancel()
         return True
 
-    def heard_text(self, rate: int) -> str:
+    @property
+    def audio_ms(self) -> float:
+        return self.samples_sent * 1000.0 / self.rate
+
+    @property
+    def spoken(self) -> bool:
+        """The answer reaches the user as speech (else as text they read)."""
+        return self.spec.tts_enabled and self.spec.tts_mode != "on_click"
+
+    def playback_ms(self, now: float, client_marks: bool) -> float:
+        """Where the client's playback is at ``now`` (perf_counter), on the audio timeline.
+
+        From the latest ``playback.mark``, advanced by the time since (at most
+        ``MARK_EXTRAPOLATE_S``: a client that stopped marking has stopped playing). A client that
+        never sends marks (``client_marks`` False) is assumed to play audio as it arrives.
+        """
+        if not self.samples_sent:
+            return 0.0
+        if self.mark_time is not None:
+            pos = self.played_ms + min(now - self.mark_time, MARK_EXTRAPOLATE_S) * 1000.0
+        elif client_marks or self.timings.first_audio_sent is None:
+            pos = 0.0  # this client reports playback, and has not started playing this one
+        else:
+            pos = (now - self.t0) * 1000.0 - self.timings.first_audio_sent
+        return max(0.0, min(pos, self.audio_ms))
+
+    def still_playing(self, now: float, client_marks: bool) -> bool:
+        """Finished sending but (by the client's marks / the clock) not yet finished playing."""
+        if not self.samples_sent or self.timings.first_audio_sent is None:
+            return False
+        sent_at = self.t0 + self.timings.first_audio_sent / 1000.0
+        if now - sent_at > self.audio_ms / 1000.0 + PLAYBACK_SLACK_S:
+            return False  # longer ago than it can take to play it
+        return self.playback_ms(now, client_marks) < self.audio_ms - 30.0
+
+    def heard_text(self, rate: int | None = None) -> str:
         """What the user heard: sentences fully played plus the played share of the current one.
 
-        Uses the latest ``playback.mark``; without TTS or marks, the generated text is kept.
+        The position is ``stop_ms`` (set when interrupted) or the latest ``playback.mark``. A
+        response shown as text only (TTS off, ``on_click``) was read: its text is kept whole.
         """
+        rate = rate or self.rate
+        if not self.spoken:
+            return self.text
         spoken = [s for s in self.sentences if s.start_sample >= 0]
         if not spoken:
-            return self.text
-        played = self.played_ms * rate / 1000.0
+            return ""
+        pos_ms = self.stop_ms if self.stop_ms is not None else self.played_ms
+        played = pos_ms * rate / 1000.0
         out: list[str] = []
         for s in spoken:
             end = s.start_sample + s.n_samples

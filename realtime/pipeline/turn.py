@@ -66,7 +66,7 @@ class TurnEngine:
         cancelled = False
         try:
             await sink.json(ResponseStarted(
-                response_id=resp.id, source="speak" if spec.speak_sentences else "text",
+                response_id=resp.id, source=spec.source, utterance_id=spec.utterance_id,
                 tts_enabled=spec.tts_enabled, tts_mode=spec.tts_mode))
             sentence_q: asyncio.Queue[int | None] = asyncio.Queue()
             speaking = spec.tts_enabled and (spec.tts_mode != "on_click" or spec.speak_sentences)
@@ -118,11 +118,17 @@ class TurnEngine:
             end_ms = round(resp.samples_sent * 1000.0 / rate, 1)
             await sink.json(AudioDone(response_id=resp.id, total_samples=resp.samples_sent,
                                       duration_ms=end_ms, truncated=resp.truncated))
+            if resp.stop_ms is not None:  # interrupted: the mouth closes where playback stopped
+                end_ms = min(end_ms, resp.stop_ms)
             await sink.json(Animation(response_id=resp.id, t_ms=end_ms, action="talk_end"))
         resp.mark("done")
         t = resp.timings
         if t.first_audio_sent is not None:
-            t.overhead_ms = round(t.first_audio_sent - t.llm_wait_ms - t.tts_first_ms, 2)
+            # voice: the part of the STT time not hidden in the end-of-turn silence is engine time
+            stt = min(t.stt_done, t.stt_ms or 0.0) if t.stt_done is not None else 0.0
+            t.overhead_ms = round(t.first_audio_sent - stt - t.llm_wait_ms - t.tts_first_ms, 2)
+            if t.endpoint_ms is not None:
+                t.voice_to_voice_ms = round(t.endpoint_ms + t.first_audio_sent, 2)
         await sink.json(ResponseDone(response_id=resp.id, status=resp.status, text=resp.text,
                                      timings=t, usage=resp.usage, error=resp.error))
         if self.metrics is not None:
@@ -180,7 +186,7 @@ class TurnEngine:
         stream = self.llm.stream(request, stats)
         try:
             async for delta in stream:
-                resp.mark("first_token")
+                resp.mark("llm_first_token")
                 await pieces(tag_filter.push(delta))
         finally:
             await stream.aclose()  # closes the upstream HTTP stream on cancel, too
@@ -215,8 +221,8 @@ class TurnEngine:
             gen = engine.synthesize(text, language=spec.language, voice=voice)
             try:
                 async for chunk in gen:
-                    if resp.timings.first_audio_synthesized is None:
-                        resp.mark("first_audio_synthesized")
+                    if resp.timings.tts_first_audio is None:
+                        resp.mark("tts_first_audio")
                         resp.timings.tts_first_ms = round((time.perf_counter() - t_start) * 1000, 2)
                     if resampler is None:
                         resampler = StreamResampler(chunk.sample_rate, rate)

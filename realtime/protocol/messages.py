@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 PROTOCOL_VERSION = 1
 
 TtsMode = Literal["realtime", "delayed", "on_click"]
+TurnDetection = Literal["server_vad", "manual"]
+INPUT_SAMPLE_RATES = (16000, 24000, 48000)
 ResponseStatus = Literal["completed", "interrupted", "failed"]
 Viseme = Literal[
     "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou"
@@ -47,19 +49,33 @@ class VisemeEvent(_Msg):
 
 
 class Timings(_Msg):
-    """Milliseconds since the turn was received (``received`` is 0). ``None``: stage not reached."""
+    """Milliseconds since the turn's origin (0). ``None``: stage not reached / not a voice turn.
+
+    Typed turns: the origin is the moment ``input.text`` was received. Voice turns: the origin is
+    the end-of-turn decision (``vad.speech_stopped`` or ``input.audio.commit``), so the chain reads
+    ``speech_stopped (0) -> stt_done -> llm_first_token -> first_sentence -> tts_first_audio ->
+    first_audio_sent``; ``endpoint_ms`` is the audio between the end of speech and that decision
+    (the end-of-turn silence), and ``voice_to_voice_ms = endpoint_ms + first_audio_sent``.
+    """
 
     received: float = 0.0
-    first_token: float | None = None
+    speech_stopped: float | None = None
+    stt_done: float | None = None
+    llm_first_token: float | None = None
     first_sentence: float | None = None
-    first_audio_synthesized: float | None = None
+    tts_first_audio: float | None = None
     first_audio_sent: float | None = None
     done: float | None = None
     llm_wait_ms: float = Field(0.0, description="Time spent waiting on the LLM until the first sentence")
     tts_first_ms: float = Field(0.0, description="Time inside the TTS engine for the first sentence")
+    stt_ms: float | None = Field(None, description="Time inside the speech-to-text model")
+    endpoint_ms: float | None = Field(
+        None, description="Voice: input audio from the end of speech to the end-of-turn decision")
+    voice_to_voice_ms: float | None = Field(
+        None, description="Voice: end of the user's speech -> first answer audio sent")
     overhead_ms: float | None = Field(
-        None, description="first_audio_sent - llm_wait_ms - tts_first_ms: what the server added"
-    )
+        None, description="first_audio_sent - llm_wait_ms - tts_first_ms (voice: also minus the "
+                          "STT time not hidden in the end-of-turn silence): what the server added")
 
 
 class Usage(_Msg):
@@ -81,6 +97,12 @@ class SessionUpdate(_Msg):
     model: str | None = Field(None, max_length=200)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(None, ge=1, le=4096)
+    input_sample_rate: int | None = Field(
+        None, description="Rate of the binary microphone frames: 16000 (default), 24000, 48000")
+    turn_detection: TurnDetection | None = Field(
+        None, description="server_vad: the server ends turns on silence; manual: push-to-talk, "
+                          "only input.audio.commit ends a turn")
+    barge_in: bool | None = Field(None, description="User speech interrupts the avatar")
 
 
 class InputText(_Msg):
@@ -106,17 +128,30 @@ class ResponseSpeak(_Msg):
     response_id: int = Field(..., ge=1)
 
 
+class InputAudioCommit(_Msg):
+    """End the current utterance now (push-to-talk release): transcribe what was said."""
+
+    type: Literal["input.audio.commit"]
+
+
+class InputAudioClear(_Msg):
+    """Drop the audio of the current utterance (nothing is transcribed)."""
+
+    type: Literal["input.audio.clear"]
+
+
 class Ping(_Msg):
     type: Literal["ping"]
     id: str | int | None = None
 
 
 ClientMessage = Annotated[
-    Union[SessionUpdate, InputText, ResponseCancel, PlaybackMark, ResponseSpeak, Ping],
+    Union[SessionUpdate, InputText, ResponseCancel, PlaybackMark, ResponseSpeak, InputAudioCommit,
+          InputAudioClear, Ping],
     Field(discriminator="type"),
 ]
 CLIENT_TYPES = ("session.update", "input.text", "response.cancel", "playback.mark",
-                "response.speak", "ping")
+                "response.speak", "input.audio.commit", "input.audio.clear", "ping")
 client_message_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 
 
@@ -132,6 +167,10 @@ class SessionConfig(_Msg):
     model: str
     temperature: float
     max_tokens: int
+    voice_input: bool = Field(..., description="Binary microphone frames are accepted")
+    input_sample_rate: int
+    turn_detection: TurnDetection
+    barge_in: bool
 
 
 class SessionReady(_Msg):
@@ -140,6 +179,8 @@ class SessionReady(_Msg):
     protocol_version: int = PROTOCOL_VERSION
     output_sample_rate: int
     audio_format: Literal["pcm16le"] = "pcm16le"
+    input_audio_format: Literal["pcm16le"] = "pcm16le"
+    input_sample_rates: list[int] = Field(default_factory=lambda: list(INPUT_SAMPLE_RATES))
     session: SessionConfig
 
 
@@ -151,7 +192,8 @@ class SessionUpdated(_Msg):
 class ResponseStarted(_Msg):
     type: Literal["response.started"] = "response.started"
     response_id: int
-    source: Literal["text", "speak"] = "text"
+    source: Literal["text", "voice", "speak"] = "text"
+    utterance_id: int | None = Field(None, description="Voice turns: the utterance answered")
     tts_enabled: bool
     tts_mode: TtsMode
 
@@ -202,6 +244,68 @@ class ResponseDone(_Msg):
     error: dict[str, str] | None = None
 
 
+class ResponseInterrupted(_Msg):
+    """Stop playing this response now (flush queued audio): sent before its ``response.done``,
+    or alone when a response that was still playing at the client is cut by barge-in."""
+
+    type: Literal["response.interrupted"] = "response.interrupted"
+    response_id: int
+    reason: Literal["barge_in", "cancel", "new_input"]
+    played_ms: float = Field(..., description="Playback position the server assumes was heard")
+    heard_text: str = Field(..., description="What is kept in the conversation history")
+
+
+class SpeechStarted(_Msg):
+    type: Literal["vad.speech_started"] = "vad.speech_started"
+    utterance_id: int
+    t_ms: float = Field(..., description="Position in the session's input audio (ms)")
+
+
+class SpeechStopped(_Msg):
+    type: Literal["vad.speech_stopped"] = "vad.speech_stopped"
+    utterance_id: int
+    t_ms: float = Field(..., description="Where the speech ended in the session's input audio")
+    forced: bool = Field(False, description="Maximum utterance length reached")
+
+
+class AudioCommitted(_Msg):
+    type: Literal["input.audio.committed"] = "input.audio.committed"
+    utterance_id: int
+    start_ms: float
+    end_ms: float
+
+
+class AudioCleared(_Msg):
+    type: Literal["input.audio.cleared"] = "input.audio.cleared"
+    t_ms: float
+
+
+class TranscriptPartial(_Msg):
+    type: Literal["transcript.partial"] = "transcript.partial"
+    utterance_id: int
+    text: str
+
+
+class TranscriptFinal(_Msg):
+    type: Literal["transcript.final"] = "transcript.final"
+    utterance_id: int
+    text: str
+    language: str
+    start_ms: float
+    end_ms: float
+    stt_ms: float
+
+
+class TranscriptRejected(_Msg):
+    """The utterance was not speech Whisper could trust (noise, silence, a hallucination)."""
+
+    type: Literal["transcript.rejected"] = "transcript.rejected"
+    utterance_id: int
+    reason: str = Field(..., description="quiet | no_speech | empty | annotation | punctuation | "
+                                         "short_token | too_few_words | hallucination_phrase | "
+                                         "repetition | no_audio")
+
+
 class ErrorMsg(_Msg):
     type: Literal["error"] = "error"
     code: str
@@ -228,7 +332,9 @@ class AudioPayload(_Msg):
 
 ServerMessage = Annotated[
     Union[SessionReady, SessionUpdated, ResponseStarted, TextDelta, SentenceMsg, VisemesMsg,
-          AudioDone, Animation, ResponseDone, ErrorMsg, Pong, AudioPayload],
+          AudioDone, Animation, ResponseInterrupted, ResponseDone, SpeechStarted, SpeechStopped,
+          AudioCommitted, AudioCleared, TranscriptPartial, TranscriptFinal, TranscriptRejected,
+          ErrorMsg, Pong, AudioPayload],
     Field(discriminator="type"),
 ]
 
@@ -263,5 +369,11 @@ def json_schema() -> dict[str, Any]:
             "header": "little-endian, 16 bytes: u8 kind (1=audio), u8 version (1), u16 reserved, "
                       "u32 response_id, u32 chunk_index, u32 sample_offset",
             "payload": "PCM16LE mono at session.ready.output_sample_rate",
+        },
+        "x-binary-microphone-frame": {
+            "direction": "client->server",
+            "header": "none",
+            "payload": "PCM16LE mono at session.input_sample_rate (16000 default, 24000, 48000), "
+                       "10-100 ms per frame (an even number of bytes)",
         },
     }

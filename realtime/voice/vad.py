@@ -317,6 +317,40 @@ class StreamingVad:
         return self._mode == _SPEAKING
 
     @property
+    def run_ms(self) -> float:
+        """How long the current speech run has lasted (a candidate's or confirmed speech), or 0.
+
+        For barge-in: a response can be interrupted before ``min_speech_ms`` confirms a turn.
+        """
+        if self._mode == _CANDIDATE:
+            return self._run_len * WINDOW_MS
+        if self._mode == _SPEAKING:
+            return (self._done - self._run_start) * 1000.0 / SAMPLE_RATE
+        return 0.0
+
+    @property
+    def silence_ms(self) -> float:
+        """While speaking: how long the silence that may end the turn has lasted, else 0."""
+        return self._silence * WINDOW_MS if self._mode == _SPEAKING else 0.0
+
+    @property
+    def silence_start_ms(self) -> float:
+        """Where the current silence began (meaningful while :attr:`silence_ms` > 0); the
+        ``speech_stopped`` event of this silence will carry this position."""
+        return self._silence_start * 1000.0 / SAMPLE_RATE
+
+    @property
+    def end_silence_window_ms(self) -> float:
+        """Audio between the start of the silence and the end-of-turn decision."""
+        return self._end_windows * WINDOW_MS
+
+    def current_audio(self) -> np.ndarray:
+        """The utterance so far while speaking (for partial transcripts), else empty."""
+        if self._mode != _SPEAKING:
+            return np.zeros(0, np.float32)
+        return np.concatenate([*self._utt, self._partial]).astype(np.float32, copy=False)
+
+    @property
     def position_ms(self) -> float:
         """Input audio received so far (including a partial window not yet run)."""
         return self._fed * 1000.0 / SAMPLE_RATE

@@ -1,0 +1,396 @@
+"""One session's microphone: validate binary frames, resample to 16 kHz, VAD, endpointing, STT.
+
+Frames are checked and queued by the receive loop (:meth:`VoiceInput.accept`, never blocks);
+one task per session (:meth:`VoiceInput.run`, in the session's task group) takes everything
+queued, runs it through the shared :class:`~realtime.voice.hub.VadHub` and acts on the result:
+
+* ``vad.speech_started`` / ``vad.speech_stopped`` events (positions in the session's input audio);
+* barge-in as soon as the current speech run lasts ``voice_barge_in_min_ms`` (before the VAD has
+  confirmed a turn, so the avatar stops within about 100 ms of the user starting to speak);
+* at the end of a turn, the utterance goes to speech-to-text in a task of its own; a transcript
+  that passes the hallucination guards becomes a turn, exactly like ``input.text``.
+
+Control messages (``input.audio.commit`` / ``.clear``) go through the same queue, so they act on
+exactly the audio that arrived before them, and only this task ever touches the VAD state.
+
+Bounds: frames of 10-100 ms; a client may run at most ``voice_max_ahead_ms`` ahead of real time
+(a leaky bucket), and no more than that may wait unprocessed; frames over it are refused with
+``AUDIO_OVERRUN`` (reported once per episode). Utterances are capped by ``vad_max_utterance_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import orjson
+import soxr
+
+from realtime.errors import ProtocolError
+from realtime.protocol.messages import (
+    AudioCleared, AudioCommitted, ErrorMsg, SpeechStarted, SpeechStopped, TranscriptFinal,
+    TranscriptPartial, TranscriptRejected,
+)
+from realtime.voice.stt import STTError
+from realtime.voice.vad import SAMPLE_RATE, StreamingVad, Utterance, VadEvent, VadOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from realtime.config import Settings
+    from realtime.session import Session
+
+log = logging.getLogger(__name__)
+
+MIN_FRAME_MS = 10.0
+MAX_FRAME_MS = 100.0
+
+
+def vad_options(s: Settings) -> VadOptions:
+    return VadOptions(threshold=s.vad_threshold, neg_threshold=s.vad_neg_threshold,
+                      min_speech_ms=s.vad_min_speech_ms, end_silence_ms=s.vad_end_silence_ms,
+                      pre_roll_ms=s.vad_pre_roll_ms, post_roll_ms=s.vad_post_roll_ms,
+                      max_utterance_s=s.vad_max_utterance_s)
+
+
+@dataclass(slots=True)
+class VoiceTurn:
+    """What a voice turn carries into the turn engine (for its timings)."""
+
+    utterance_id: int
+    t0: float  # perf_counter of the end-of-turn decision (the turn's origin)
+    stt_done: float  # perf_counter when the transcript was ready
+    stt_ms: float  # inside the model
+    endpoint_ms: float  # audio from the end of speech to the decision
+
+
+class VoiceInput:
+    def __init__(self, session: Session, settings: Settings, hub, stt, metrics=None) -> None:
+        self.session = session
+        self.settings = settings
+        self.hub = hub
+        self.stt = stt
+        self.metrics = metrics
+        self.rate = settings.voice_input_sample_rate
+        self.turn_detection = settings.voice_turn_detection
+        self.barge_in = settings.voice_barge_in
+        self.vad = StreamingVad(hub.model, vad_options(settings))
+        self._queue: deque[tuple] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()  # STT / partial tasks in the session's group
+        self._resampler: soxr.ResampleStream | None = None
+        self._ahead_ms = 0.0
+        self._last_arrival: float | None = None
+        self._queued_ms = 0.0
+        self._overrun = False  # an overrun episode is in progress (reported once)
+        self._next_id = 0
+        self._current: int | None = None  # utterance in progress
+        self._barged = False  # barge-in considered for the current speech run
+        self._manual: list[np.ndarray] = []
+        self._manual_len = 0
+        self._manual_start_ms = 0.0
+        self._spec: tuple[float, asyncio.Task] | None = None  # (silence start, STT task)
+        self._partial_task: asyncio.Task | None = None
+        self._last_partial = 0.0
+        self._max_samples = int(settings.vad_max_utterance_s * SAMPLE_RATE)
+        self.received_ms = 0.0
+        self.dropped_frames = 0
+
+    # ------------------------------------------------------------------ configuration
+    def set_rate(self, rate: int) -> None:
+        if rate != self.rate:
+            self.rate = rate
+            self._resampler = None  # the next frame starts a fresh stream at the new rate
+
+    # ------------------------------------------------------------------ receive side
+    def accept(self, data: bytes, now: float) -> None:
+        """Validate one binary frame and queue it. Raises :class:`ProtocolError`."""
+        n_bytes = len(data)
+        if n_bytes % 2:
+            raise ProtocolError("INVALID_AUDIO_FRAME",
+                                f"PCM16LE frames have an even number of bytes, got {n_bytes}")
+        ms = n_bytes / 2 * 1000.0 / self.rate
+        if ms > MAX_FRAME_MS + 1e-6:
+            raise ProtocolError(
+                "AUDIO_FRAME_TOO_LARGE",
+                f"{ms:.0f} ms frame at {self.rate} Hz: frames are {MIN_FRAME_MS:.0f}-"
+                f"{MAX_FRAME_MS:.0f} ms (at most {int(self.rate * MAX_FRAME_MS / 1000) * 2} bytes)")
+        if ms < MIN_FRAME_MS - 1e-6:
+            raise ProtocolError(
+                "INVALID_AUDIO_FRAME",
+                f"{ms:.1f} ms frame at {self.rate} Hz: frames are {MIN_FRAME_MS:.0f}-"
+                f"{MAX_FRAME_MS:.0f} ms (at least {int(self.rate * MIN_FRAME_MS / 1000) * 2} bytes)")
+        if data[:1] == b"{" and _is_json(data):
+            raise ProtocolError("INVALID_AUDIO_FRAME",
+                                "a JSON message arrived as a binary frame; send it as text")
+        if self._last_arrival is not None:
+            self._ahead_ms = max(0.0, self._ahead_ms - (now - self._last_arrival) * 1000.0)
+        self._last_arrival = now
+        limit = self.settings.voice_max_ahead_ms
+        if self._ahead_ms + ms > limit or self._queued_ms + ms > limit:
+            self.dropped_frames += 1
+            if self.metrics is not None:
+                self.metrics.audio_dropped.inc()
+            if not self._overrun:
+                self._overrun = True
+                raise ProtocolError(
+                    "AUDIO_OVERRUN",
+                    f"audio is arriving faster than real time (more than {limit} ms ahead); "
+                    "frames are dropped until the stream slows down")
+            return
+        self._overrun = False
+        self._ahead_ms += ms
+        x = np.frombuffer(data, dtype="<i2").astype(np.float32) * np.float32(1.0 / 32768.0)
+        if self.rate != SAMPLE_RATE:
+            if self._resampler is None:
+                self._resampler = soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="float32",
+                                                      quality="HQ")
+            x = self._resampler.resample_chunk(x)
+        self.received_ms += ms
+        self._queued_ms += ms
+        self._put(("audio", x, now, ms))
+
+    def commit(self, now: float) -> None:
+        self._put(("commit", now))
+
+    def clear(self, now: float) -> None:
+        self._put(("clear", now))
+
+    def _put(self, item: tuple) -> None:
+        self._queue.append(item)
+        if self._task is None:
+            self._task = self._spawn(self.run(), f"voice-{self.session.id}")
+        self._wake.set()
+
+    def _spawn(self, coro, name: str | None = None) -> asyncio.Task:
+        task = self.session.tg.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def close(self) -> None:
+        """Cancel the voice task and any transcription (the client is gone)."""
+        for task in list(self._tasks):
+            task.cancel()
+
+    # ------------------------------------------------------------------ the session's voice task
+    async def run(self) -> None:
+        while True:
+            while not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+            kind = self._queue[0][0]
+            if kind != "audio":
+                item = self._queue.popleft()
+                try:
+                    if kind == "commit":
+                        await self._commit(item[1])
+                    else:
+                        await self._clear()
+                except ProtocolError as exc:
+                    await self._send(ErrorMsg(code=exc.code, message=str(exc)))
+                continue
+            chunks, received = [], []
+            while self._queue and self._queue[0][0] == "audio":
+                _, x, t, ms = self._queue.popleft()
+                chunks.append(x)
+                received.append(t)
+                self._queued_ms -= ms
+            pcm = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+            try:
+                events = await self.hub.feed(self.vad, pcm, received)
+            except Exception as exc:  # noqa: BLE001 - onnxruntime trouble: report, keep going
+                log.exception("VAD failed")
+                await self._send(ErrorMsg(code="VAD_FAILED", message=f"voice detection: {exc}"))
+                continue
+            await self._on_vad(events, received[0])
+            if self.turn_detection == "manual":
+                await self._buffer_manual(pcm, received[0])
+            await self._maybe_barge_in(received[0])
+            self._maybe_speculate()
+            self._maybe_partial()
+
+    async def _on_vad(self, events: list[VadEvent | Utterance], t: float) -> None:
+        for i, ev in enumerate(events):
+            if isinstance(ev, VadEvent):
+                if ev.kind == "speech_started":
+                    self._next_id += 1
+                    self._current = self._next_id
+                    await self._send(SpeechStarted(utterance_id=self._current, t_ms=ev.t_ms))
+                else:
+                    nxt = events[i + 1] if i + 1 < len(events) else None
+                    forced = isinstance(nxt, Utterance) and nxt.forced
+                    await self._send(SpeechStopped(utterance_id=self._current or 0,
+                                                   t_ms=ev.t_ms, forced=forced))
+            elif self.turn_detection == "server_vad":
+                uid = self._current or self._new_id()
+                endpoint = 0.0 if ev.forced else self.vad.end_silence_window_ms
+                spec, self._spec = self._spec, None
+                task = None
+                if spec is not None:
+                    stop = events[i - 1] if i else None
+                    if (isinstance(stop, VadEvent) and not ev.forced
+                            and abs(stop.t_ms - spec[0]) < 1e-6):
+                        task = spec[1]  # the silence that began it ended the turn: use it
+                    else:
+                        spec[1].cancel()
+                self._transcribe(uid, ev, t, endpoint, task)
+                self._current = None
+            else:
+                self._current = None
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    async def _maybe_barge_in(self, t: float) -> None:
+        run = self.vad.run_ms
+        if run == 0.0:
+            self._barged = False
+            return
+        if self._barged or run < self.settings.voice_barge_in_min_ms:
+            return
+        self._barged = True  # speech that began before a response started never cuts it
+        if self.barge_in:
+            await self.session.barge_in(t)
+
+    async def _buffer_manual(self, pcm: np.ndarray, t: float) -> None:
+        if not self._manual:
+            self._manual_start_ms = self.vad.position_ms - len(pcm) * 1000.0 / SAMPLE_RATE
+        self._manual.append(pcm)
+        self._manual_len += len(pcm)
+        if self._manual_len >= self._max_samples:  # push-to-talk held too long: end it here
+            await self._send(SpeechStopped(utterance_id=self._current or self._new_id(),
+                                           t_ms=self.vad.position_ms, forced=True))
+            await self._commit(t, forced=True)
+
+    async def _commit(self, t: float, forced: bool = False) -> None:
+        if self.turn_detection == "manual":
+            if not self._manual:
+                raise ProtocolError("AUDIO_BUFFER_EMPTY", "no audio since the last commit/clear")
+            audio = np.concatenate(self._manual)[: self._max_samples]
+            utt = Utterance(audio, self._manual_start_ms, self.vad.position_ms, forced)
+            self._manual, self._manual_len = [], 0
+            self.vad.clear()
+        else:
+            utt = self.vad.commit()
+            if utt is None:
+                raise ProtocolError("AUDIO_BUFFER_EMPTY",
+                                    "no speech in progress to commit (nothing since the last turn)")
+        uid = self._current or self._new_id()
+        self._current = None
+        self._barged = False
+        await self._send(AudioCommitted(utterance_id=uid, start_ms=round(utt.start_ms, 1),
+                                        end_ms=round(utt.end_ms, 1)))
+        self._transcribe(uid, utt, t, 0.0)
+
+    async def _clear(self) -> None:
+        self.vad.clear()
+        self._manual, self._manual_len = [], 0
+        self._current = None
+        self._barged = False
+        await self._send(AudioCleared(t_ms=round(self.vad.position_ms, 1)))
+
+    # ------------------------------------------------------------------ speech to text
+    def _maybe_speculate(self) -> None:
+        """Transcribe during the end-of-turn silence, so the text is ready when the turn ends."""
+        wait = self.settings.stt_speculative_silence_ms
+        if wait <= 0 or self.turn_detection != "server_vad":
+            return
+        silence = self.vad.silence_ms
+        if silence == 0.0:  # speaking again (or idle): a guess made in a pause is void
+            if self._spec is not None and self.vad.speaking:
+                self._spec[1].cancel()
+                self._spec = None
+            return
+        start = self.vad.silence_start_ms
+        if silence >= wait and (self._spec is None or self._spec[0] != start):
+            if self._spec is not None:
+                self._spec[1].cancel()
+            audio = self.vad.current_audio().copy()
+            self._spec = (start, self._spawn(self._safe_transcribe(audio)))
+
+    async def _safe_transcribe(self, audio: np.ndarray):
+        """-> Transcript, or the exception (a task in the session's group must not raise)."""
+        try:
+            return await self.stt.transcribe(audio)
+        except (STTError, ValueError) as exc:
+            return exc
+
+    def _transcribe(self, uid: int, utt: Utterance, t0: float, endpoint_ms: float,
+                    speculative: asyncio.Task | None = None) -> None:
+        self._spawn(self._stt(uid, utt, t0, endpoint_ms, speculative), f"stt-{uid}")
+
+    async def _stt(self, uid: int, utt: Utterance, t0: float, endpoint_ms: float,
+                   speculative: asyncio.Task | None) -> None:
+        try:
+            await self._stt_turn(uid, utt, t0, endpoint_ms, speculative)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad utterance must not end the session
+            log.exception("voice turn %s failed", uid)
+            await self._send(ErrorMsg(code="INTERNAL_ERROR", message=f"voice turn: {exc}"))
+
+    async def _stt_turn(self, uid: int, utt: Utterance, t0: float, endpoint_ms: float,
+                        speculative: asyncio.Task | None) -> None:
+        tr = None
+        if speculative is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                tr = await speculative
+            if isinstance(tr, Exception):
+                tr = None
+        if tr is None:
+            tr = await self._safe_transcribe(utt.audio)
+        if isinstance(tr, Exception):
+            await self._send(ErrorMsg(code=getattr(tr, "code", "STT_FAILED"), message=str(tr)))
+            return
+        t_done = time.perf_counter()
+        if self.metrics is not None:
+            self.metrics.transcripts.labels(tr.rejected or "ok").inc()
+        if not tr.ok:
+            log.debug("utterance %s rejected (%s): %r", uid, tr.rejected, tr.text)
+            await self._send(TranscriptRejected(utterance_id=uid, reason=tr.rejected))
+            return
+        stt_ms = round(tr.processing_s * 1000.0, 2)
+        await self._send(TranscriptFinal(utterance_id=uid, text=tr.text, language=tr.language,
+                                         start_ms=round(utt.start_ms, 1),
+                                         end_ms=round(utt.end_ms, 1), stt_ms=stt_ms))
+        turn = VoiceTurn(uid, t0, t_done, stt_ms, endpoint_ms)
+        try:
+            await self.session.input_text(tr.text, voice=turn)
+        except ProtocolError as exc:
+            await self._send(ErrorMsg(code=exc.code, message=str(exc)))
+
+    def _maybe_partial(self) -> None:
+        interval = self.settings.stt_partial_interval_ms
+        if interval <= 0 or not self.vad.speaking or self._current is None:
+            return
+        now = time.perf_counter()
+        if (self._partial_task is not None and not self._partial_task.done()) or \
+                (now - self._last_partial) * 1000.0 < interval:
+            return
+        self._last_partial = now
+        audio = self.vad.current_audio().copy()
+        self._partial_task = self._spawn(self._partial(self._current, audio))
+
+    async def _partial(self, uid: int, audio: np.ndarray) -> None:
+        with contextlib.suppress(STTError, ValueError):
+            tr = await self.stt.transcribe(audio)
+            if tr.ok and self._current == uid:
+                await self._send(TranscriptPartial(utterance_id=uid, text=tr.text))
+
+    async def _send(self, msg) -> None:
+        await self.session.sink.json(msg)
+
+
+def _is_json(data: bytes) -> bool:
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return True
