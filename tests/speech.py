@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import soxr
 
@@ -34,3 +36,21 @@ async def espeak_16k(text: str, language: str = "en") -> np.ndarray:
     pcm = soxr.resample(np.concatenate([c.pcm for c in chunks]), chunks[0].sample_rate, SR)
     assert pcm.dtype == np.int16  # soxr keeps int16 as int16
     return pcm
+
+
+def words(text: str) -> list[str]:
+    """Lower case, punctuation dropped (apostrophes kept inside words), split on whitespace."""
+    text = re.sub(r"[^\w\s']", " ", text.lower())
+    return [w.strip("'") for w in text.split() if w.strip("'")]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word-level Levenshtein distance / number of reference words."""
+    ref, hyp = words(reference), words(hypothesis)
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1] / max(1, len(ref))

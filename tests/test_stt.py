@@ -8,7 +8,6 @@ model works; cancelling a caller must leave the worker usable.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from types import SimpleNamespace
 
@@ -25,7 +24,7 @@ from realtime.voice.stt import (
     judge,
     prepare_audio,
 )
-from tests.speech import espeak_16k, load_piper_voice, piper_16k
+from tests.speech import espeak_16k, load_piper_voice, piper_16k, wer
 
 SR = 16000
 PIPER_SENTENCES = [
@@ -39,25 +38,6 @@ ESPEAK_SENTENCES = [
     "I would like to order a large pizza with mushrooms.",
 ]
 MAX_WER = 0.25
-
-
-# ---------------------------------------------------------------------------- word error rate
-def words(text: str) -> list[str]:
-    """Lower case, punctuation dropped (apostrophes kept inside words), split on whitespace."""
-    text = re.sub(r"[^\w\s']", " ", text.lower())
-    return [w.strip("'") for w in text.split() if w.strip("'")]
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word-level Levenshtein distance / number of reference words."""
-    ref, hyp = words(reference), words(hypothesis)
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / max(1, len(ref))
 
 
 def test_wer() -> None:

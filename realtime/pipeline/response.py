@@ -114,7 +114,8 @@ class Response:
         if not self.samples_sent:
             return 0.0
         if self.mark_time is not None:
-            pos = self.played_ms + min(now - self.mark_time, MARK_EXTRAPOLATE_S) * 1000.0
+            ahead = min(max(0.0, now - self.mark_time), MARK_EXTRAPOLATE_S)
+            pos = self.played_ms + ahead * 1000.0
         elif client_marks or self.timings.first_audio_sent is None:
             pos = 0.0  # this client reports playback, and has not started playing this one
         else:

@@ -143,7 +143,8 @@ class VoiceInput:
                     f"audio is arriving faster than real time (more than {limit} ms ahead); "
                     "frames are dropped until the stream slows down")
             return
-        self._overrun = False
+        if self._overrun and self._ahead_ms < limit / 2:
+            self._overrun = False  # the episode is over once the client is well within bounds
         self._ahead_ms += ms
         x = np.frombuffer(data, dtype="<i2").astype(np.float32) * np.float32(1.0 / 32768.0)
         if self.rate != SAMPLE_RATE:
