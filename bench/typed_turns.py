@@ -14,17 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import pct, start_server, stop_server, wait_up  # noqa: E402
 from tests.wsclient import Client, Frame  # noqa: E402
 
 PROMPTS = [
@@ -34,41 +31,6 @@ PROMPTS = [
     "What did you do yesterday?",
 ]
 STAGES = ["llm_first_token", "first_sentence", "tts_first_audio", "first_audio_sent", "done"]
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = (len(values) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "AVATAR_STORAGE_DIR": tempfile.mkdtemp(prefix="bench-")}
-    voice = ROOT / "var" / "models" / "en_US-joe-medium.aligned.onnx"
-    if voice.exists():
-        env["AVATAR_TTS_PIPER_VOICE_PATH"] = str(voice)
-    proc = subprocess.Popen([sys.executable, "-m", "realtime", "--port", str(port),
-                             "--log-level", "warning"], cwd=ROOT, env=env)
-    return proc, f"ws://127.0.0.1:{port}/ws"
-
-
-async def wait_up(url: str, timeout: float = 180) -> None:
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            c = await Client.connect(url)
-            await c.close()
-            return
-        except Exception:  # noqa: BLE001 - not up yet
-            if time.monotonic() > end:
-                raise
-            await asyncio.sleep(0.5)
 
 
 async def run(url: str, turns: int, max_tokens: int) -> None:
@@ -142,9 +104,7 @@ def main() -> None:
         asyncio.run(wait_up(url))
         asyncio.run(run(url, args.turns, args.max_tokens))
     finally:
-        if proc:
-            proc.terminate()
-            proc.wait(15)
+        stop_server(proc)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         svc = services or Services.build(settings)
         app.state.services = svc
         await svc.start()
+        # Everything loaded so far (models, libraries) lives as long as the process: keep it out
+        # of the cyclic GC's full collections, which otherwise stall the event loop for 100+ ms
+        # every so often once the heap holds the engines' millions of objects.
+        gc.collect()
+        gc.freeze()
         log.info("avatar realtime server ready (llm=%s)", getattr(svc.llm, "base_url", "?"))
         try:
             yield

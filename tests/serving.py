@@ -21,8 +21,10 @@ def free_port() -> int:
 def serve(app, port: int | None = None, timeout: float = 180.0, **config) -> Iterator[str]:
     """Yield the base URL while ``app`` runs; stop it on exit."""
     port = port or free_port()
-    config = {"log_level": "warning", "ws_max_size": 4 * 1024 * 1024, "lifespan": "on",
-              "timeout_graceful_shutdown": 5, **config}
+    from realtime.__main__ import uvicorn_options
+
+    config = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 5,
+              **uvicorn_options(), **config}
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -39,9 +39,9 @@ async def ws_session(ws: WebSocket) -> None:
                 await _receive_loop(ws, session, sink)
             finally:
                 await session.close()
-    except WebSocketDisconnect:
-        pass
-    except Exception:  # noqa: BLE001 - a crashed session must not take the server with it
+    except* WebSocketDisconnect:
+        pass  # the client left (possibly while we were sending to it)
+    except* Exception:  # noqa: BLE001 - a crashed session must not take the server with it
         log.exception("session crashed")
     finally:
         services.metrics.sessions.dec()

@@ -1,8 +1,9 @@
 """One session's microphone: validate binary frames, resample to 16 kHz, VAD, endpointing, STT.
 
 Frames are checked and queued by the receive loop (:meth:`VoiceInput.accept`, never blocks);
-one task per session (:meth:`VoiceInput.run`, in the session's task group) takes everything
-queued, runs it through the shared :class:`~realtime.voice.hub.VadHub` and acts on the result:
+the shared :class:`~realtime.voice.hub.VadHub` takes what every session has queued, runs the
+model for all of them at once, and hands each session its result (:meth:`VoiceInput.vad_done`,
+synchronous, on the event loop; replies go out in tasks of the session's group):
 
 * ``vad.speech_started`` / ``vad.speech_stopped`` events (positions in the session's input audio);
 * barge-in as soon as the current speech run lasts ``voice_barge_in_min_ms`` (before the VAD has
@@ -10,8 +11,10 @@ queued, runs it through the shared :class:`~realtime.voice.hub.VadHub` and acts 
 * at the end of a turn, the utterance goes to speech-to-text in a task of its own; a transcript
   that passes the hallucination guards becomes a turn, exactly like ``input.text``.
 
-Control messages (``input.audio.commit`` / ``.clear``) go through the same queue, so they act on
-exactly the audio that arrived before them, and only this task ever touches the VAD state.
+Control messages (``input.audio.commit`` / ``.clear``) go through the same queue and are run by
+the hub between batches, so they act on exactly the audio that arrived before them, and the VAD
+state is never touched while the model runs. No task wakes per frame: at 150 sessions that is
+7,500 frames a second, and the event loop is the bottleneck.
 
 Bounds: frames of 10-100 ms; a client may run at most ``voice_max_ahead_ms`` ahead of real time
 (a leaky bucket), and no more than that may wait unprocessed; frames over it are refused with
@@ -79,9 +82,8 @@ class VoiceInput:
         self.turn_detection = settings.voice_turn_detection
         self.barge_in = settings.voice_barge_in
         self.vad = StreamingVad(hub.model, vad_options(settings))
-        self._queue: deque[tuple] = deque()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._queue: deque[tuple] = deque()  # ("audio", x16k, t, ms) | ("commit"|"clear", t)
+        self.closed = False
         self._tasks: set[asyncio.Task] = set()  # STT / partial tasks in the session's group
         self._resampler: soxr.ResampleStream | None = None
         self._ahead_ms = 0.0
@@ -164,9 +166,7 @@ class VoiceInput:
 
     def _put(self, item: tuple) -> None:
         self._queue.append(item)
-        if self._task is None:
-            self._task = self._spawn(self.run(), f"voice-{self.session.id}")
-        self._wake.set()
+        self.hub.submit(self)
 
     def _spawn(self, coro, name: str | None = None) -> asyncio.Task:
         task = self.session.tg.create_task(coro, name=name)
@@ -174,60 +174,72 @@ class VoiceInput:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def _emit(self, msg) -> None:
+        """Send without blocking the hub (tasks start in order; the sink's lock keeps it)."""
+        self._spawn(self._send(msg))
+
     def close(self) -> None:
-        """Cancel the voice task and any transcription (the client is gone)."""
+        """Stop: no more VAD for this session, transcriptions cancelled (the client is gone)."""
+        self.closed = True
+        self._queue.clear()
         for task in list(self._tasks):
             task.cancel()
 
-    # ------------------------------------------------------------------ the session's voice task
-    async def run(self) -> None:
-        while True:
-            while not self._queue:
-                self._wake.clear()
-                await self._wake.wait()
-            kind = self._queue[0][0]
-            if kind != "audio":
-                item = self._queue.popleft()
-                try:
-                    if kind == "commit":
-                        await self._commit(item[1])
-                    else:
-                        await self._clear()
-                except ProtocolError as exc:
-                    await self._send(ErrorMsg(code=exc.code, message=str(exc)))
-                continue
-            chunks, received = [], []
-            while self._queue and self._queue[0][0] == "audio":
-                _, x, t, ms = self._queue.popleft()
-                chunks.append(x)
-                received.append(t)
-                self._queued_ms -= ms
-            pcm = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+    # ------------------------------------------------------------------ called by the VadHub
+    def take_audio(self) -> tuple[np.ndarray, list[float]] | None:
+        """Run the control messages at the head of the queue, then hand the hub the audio that
+        follows them (up to the next control message). None: no audio to run."""
+        while self._queue and self._queue[0][0] != "audio" and not self.closed:
+            kind, t = self._queue.popleft()
             try:
-                events = await self.hub.feed(self.vad, pcm, received)
-            except Exception as exc:  # noqa: BLE001 - onnxruntime trouble: report, keep going
-                log.exception("VAD failed")
-                await self._send(ErrorMsg(code="VAD_FAILED", message=f"voice detection: {exc}"))
-                continue
-            await self._on_vad(events, received[0])
-            if self.turn_detection == "manual":
-                await self._buffer_manual(pcm, received[0])
-            await self._maybe_barge_in(received[0])
-            self._maybe_speculate()
-            self._maybe_partial()
+                if kind == "commit":
+                    self._commit(t)
+                else:
+                    self._clear()
+            except ProtocolError as exc:
+                self._emit(ErrorMsg(code=exc.code, message=str(exc)))
+        if not self._queue or self.closed:
+            return None
+        chunks, received = [], []
+        while self._queue and self._queue[0][0] == "audio":
+            _, x, t, ms = self._queue.popleft()
+            chunks.append(x)
+            received.append(t)
+            self._queued_ms -= ms
+        return (chunks[0] if len(chunks) == 1 else np.concatenate(chunks)), received
 
-    async def _on_vad(self, events: list[VadEvent | Utterance], t: float) -> None:
+    def vad_done(self, events: list[VadEvent | Utterance], pcm: np.ndarray,
+                 received: list[float]) -> None:
+        """The VAD ran over ``pcm``: act on it (synchronously; sending happens in tasks)."""
+        if self.closed:
+            return
+        t = received[0]
+        self._on_vad(events, t)
+        if self.turn_detection == "manual":
+            self._buffer_manual(pcm, t)
+        self._maybe_barge_in(t)
+        self._maybe_speculate()
+        self._maybe_partial()
+        if self._queue:  # a control message (or more audio) is waiting
+            self.hub.submit(self)
+
+    def vad_failed(self, exc: Exception) -> None:
+        if not self.closed:
+            self._emit(ErrorMsg(code="VAD_FAILED", message=f"voice detection: {exc}"))
+
+    # ------------------------------------------------------------------ turn-taking
+    def _on_vad(self, events: list[VadEvent | Utterance], t: float) -> None:
         for i, ev in enumerate(events):
             if isinstance(ev, VadEvent):
                 if ev.kind == "speech_started":
                     self._next_id += 1
                     self._current = self._next_id
-                    await self._send(SpeechStarted(utterance_id=self._current, t_ms=ev.t_ms))
+                    self._emit(SpeechStarted(utterance_id=self._current, t_ms=ev.t_ms))
                 else:
                     nxt = events[i + 1] if i + 1 < len(events) else None
                     forced = isinstance(nxt, Utterance) and nxt.forced
-                    await self._send(SpeechStopped(utterance_id=self._current or 0,
-                                                   t_ms=ev.t_ms, forced=forced))
+                    self._emit(SpeechStopped(utterance_id=self._current or 0, t_ms=ev.t_ms,
+                                             forced=forced))
             elif self.turn_detection == "server_vad":
                 uid = self._current or self._new_id()
                 endpoint = 0.0 if ev.forced else self.vad.end_silence_window_ms
@@ -249,7 +261,7 @@ class VoiceInput:
         self._next_id += 1
         return self._next_id
 
-    async def _maybe_barge_in(self, t: float) -> None:
+    def _maybe_barge_in(self, t: float) -> None:
         run = self.vad.run_ms
         if run == 0.0:
             self._barged = False
@@ -258,19 +270,19 @@ class VoiceInput:
             return
         self._barged = True  # speech that began before a response started never cuts it
         if self.barge_in:
-            await self.session.barge_in(t)
+            self._spawn(self.session.barge_in(t), "barge-in")
 
-    async def _buffer_manual(self, pcm: np.ndarray, t: float) -> None:
+    def _buffer_manual(self, pcm: np.ndarray, t: float) -> None:
         if not self._manual:
             self._manual_start_ms = self.vad.position_ms - len(pcm) * 1000.0 / SAMPLE_RATE
         self._manual.append(pcm)
         self._manual_len += len(pcm)
         if self._manual_len >= self._max_samples:  # push-to-talk held too long: end it here
-            await self._send(SpeechStopped(utterance_id=self._current or self._new_id(),
-                                           t_ms=self.vad.position_ms, forced=True))
-            await self._commit(t, forced=True)
+            self._emit(SpeechStopped(utterance_id=self._current or self._new_id(),
+                                     t_ms=self.vad.position_ms, forced=True))
+            self._commit(t, forced=True)
 
-    async def _commit(self, t: float, forced: bool = False) -> None:
+    def _commit(self, t: float, forced: bool = False) -> None:
         if self.turn_detection == "manual":
             if not self._manual:
                 raise ProtocolError("AUDIO_BUFFER_EMPTY", "no audio since the last commit/clear")
@@ -283,19 +295,25 @@ class VoiceInput:
             if utt is None:
                 raise ProtocolError("AUDIO_BUFFER_EMPTY",
                                     "no speech in progress to commit (nothing since the last turn)")
+        if self._spec is not None:
+            self._spec[1].cancel()
+            self._spec = None
         uid = self._current or self._new_id()
         self._current = None
         self._barged = False
-        await self._send(AudioCommitted(utterance_id=uid, start_ms=round(utt.start_ms, 1),
-                                        end_ms=round(utt.end_ms, 1)))
+        self._emit(AudioCommitted(utterance_id=uid, start_ms=round(utt.start_ms, 1),
+                                  end_ms=round(utt.end_ms, 1)))
         self._transcribe(uid, utt, t, 0.0)
 
-    async def _clear(self) -> None:
+    def _clear(self) -> None:
         self.vad.clear()
         self._manual, self._manual_len = [], 0
+        if self._spec is not None:
+            self._spec[1].cancel()
+            self._spec = None
         self._current = None
         self._barged = False
-        await self._send(AudioCleared(t_ms=round(self.vad.position_ms, 1)))
+        self._emit(AudioCleared(t_ms=round(self.vad.position_ms, 1)))
 
     # ------------------------------------------------------------------ speech to text
     def _maybe_speculate(self) -> None:

@@ -301,7 +301,10 @@ class StreamingVad:
         self._partial = np.zeros(0, np.float32)  # < one window, not yet run
         self._mode = _IDLE
         self._floor = 0  # no utterance may reach back before this sample
-        self._ring = np.zeros(0, np.float32)  # idle/candidate history, ends at self._done
+        # idle/candidate history (ends at self._done): self._rbuf[self._r0:self._r1], appended in
+        # place and compacted now and then (no per-window reallocation: 31 windows/s/session)
+        self._rbuf = np.zeros(2 * self._ring_cap + 4 * WINDOW, np.float32)
+        self._r0 = self._r1 = 0
         self._run_start = 0  # candidate / speech start (sample)
         self._run_len = 0  # windows in the candidate run
         self._utt: list[np.ndarray] = []  # speaking: chunks from self._utt_start to self._done
@@ -397,13 +400,30 @@ class StreamingVad:
     def _to_idle(self, floor: int, keep: np.ndarray | None = None) -> None:
         self._mode = _IDLE
         self._floor = floor
-        self._ring = np.zeros(0, np.float32) if keep is None else keep
+        self._set_ring(keep)
         self._utt, self._utt_len, self._silence, self._run_len = [], 0, 0, 0
 
+    @property
+    def _ring(self) -> np.ndarray:
+        return self._rbuf[self._r0:self._r1]
+
+    def _set_ring(self, audio: np.ndarray | None) -> None:
+        n = 0 if audio is None else len(audio)
+        if n > len(self._rbuf) - 2 * WINDOW:
+            self._rbuf = np.zeros(n + 4 * WINDOW, np.float32)
+        if n:
+            self._rbuf[:n] = audio
+        self._r0, self._r1 = 0, n
+
     def _push_ring(self, w: np.ndarray) -> None:
-        ring = np.concatenate([self._ring, w])
+        if self._r1 + len(w) > len(self._rbuf):  # compact: move the live part to the front
+            n = self._r1 - self._r0
+            self._rbuf[:n] = self._rbuf[self._r0:self._r1]
+            self._r0, self._r1 = 0, n
+        self._rbuf[self._r1:self._r1 + len(w)] = w
+        self._r1 += len(w)
         keep = min(self._ring_cap, self._done - self._floor)  # _done already counts w
-        self._ring = ring[-keep:] if keep > 0 else ring[:0]
+        self._r0 = max(self._r0, self._r1 - max(keep, 0))
 
     def _process(self, windows: np.ndarray, probs: np.ndarray) -> list[VadEvent | Utterance]:
         out: list[VadEvent | Utterance] = []
@@ -448,7 +468,7 @@ class StreamingVad:
         audio = self._ring[begin - ring_start:].copy()
         self._mode = _SPEAKING
         self._utt, self._utt_start, self._utt_len = [audio], begin, len(audio)
-        self._ring = np.zeros(0, np.float32)
+        self._set_ring(None)
         self._silence = 0
         out.append(VadEvent("speech_started", self._run_start * 1000.0 / SAMPLE_RATE))
         if self._utt_len + WINDOW > self._max:
@@ -478,20 +498,41 @@ def feed_many(
     """Feed several sessions (sharing one model) at once: one model call per window round.
 
     Gives each session exactly what ``vad.feed(pcm)`` would; ``result[i]`` is for ``items[i]``.
+    The three steps are public so a caller can run only :func:`batch_probs` (the model) in a
+    worker thread and keep the Python state machines on its own thread.
     """
     if not items:
         return []
     vads = [v for v, _ in items]
+    wins = ingest_many(items)
+    probs = batch_probs(vads[0].model, [v.state for v in vads], wins)
+    return process_many(vads, wins, probs)
+
+
+def ingest_many(items: Sequence[tuple[StreamingVad, np.ndarray]]) -> list[np.ndarray]:
+    """Step 1: each session's new whole windows ``[n_i, 512]`` (partial windows stay buffered)."""
+    vads = [v for v, _ in items]
     if len({id(v) for v in vads}) != len(vads):
         raise ValueError("each StreamingVad may appear once")
-    model = vads[0].model
-    if any(v.model is not model for v in vads):
+    if vads and any(v.model is not vads[0].model for v in vads):
         raise ValueError("all sessions must share one SileroModel")
-    wins = [v._ingest(pcm) for v, pcm in items]
+    return [v._ingest(pcm) for v, pcm in items]
+
+
+def batch_probs(model: SileroModel, states: Sequence[SileroState],
+                wins: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Step 2 (the model; thread-safe): one ``probs_batch`` per window round."""
     probs = [np.empty(len(w), np.float32) for w in wins]
-    for r in range(max(len(w) for w in wins)):
+    rounds = max((len(w) for w in wins), default=0)
+    for r in range(rounds):
         idx = [i for i, w in enumerate(wins) if len(w) > r]
-        p = model.probs_batch([vads[i].state for i in idx], np.stack([wins[i][r] for i in idx]))
+        p = model.probs_batch([states[i] for i in idx], np.stack([wins[i][r] for i in idx]))
         for j, i in enumerate(idx):
             probs[i][r] = p[j]
-    return [v._process(w, p) for v, w, p in zip(vads, wins, probs, strict=True)]
+    return probs
+
+
+def process_many(vads: Sequence[StreamingVad], wins: Sequence[np.ndarray],
+                 probs: Sequence[np.ndarray]) -> list[list[VadEvent | Utterance]]:
+    """Step 3: run each session's state machine over its windows' probabilities."""
+    return [v._process(w, p) if len(w) else [] for v, w, p in zip(vads, wins, probs, strict=True)]

@@ -1,0 +1,73 @@
+"""Shared by the benchmarks: percentiles, starting the server, waiting for it, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.wsclient import Client  # noqa: E402
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = (len(values) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def row(name: str, values: list[float], width: int = 40, fmt: str = "8.1f") -> str:
+    return (f"{name:{width}s} {pct(values, 50):{fmt}} {pct(values, 90):{fmt}} "
+            f"{pct(values, 99):{fmt}}   (n={len(values)})")
+
+
+def start_server(**env_overrides: str) -> tuple[subprocess.Popen, str]:
+    """``python -m realtime`` on a free port with the embedded engines (+ ``AVATAR_*`` overrides)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "AVATAR_STORAGE_DIR": tempfile.mkdtemp(prefix="bench-")}
+    voice = ROOT / "var" / "models" / "en_US-joe-medium.aligned.onnx"
+    if voice.exists():
+        env["AVATAR_TTS_PIPER_VOICE_PATH"] = str(voice)
+    env.update({f"AVATAR_{k.upper()}": v for k, v in env_overrides.items()})
+    proc = subprocess.Popen([sys.executable, "-m", "realtime", "--port", str(port),
+                             "--log-level", "warning"], cwd=ROOT, env=env)
+    return proc, f"ws://127.0.0.1:{port}/ws"
+
+
+def stop_server(proc: subprocess.Popen | None) -> None:
+    if proc is not None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def wait_up(url: str, timeout: float = 180) -> None:
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            c = await Client.connect(url)
+            await c.close()
+            return
+        except Exception:  # noqa: BLE001 - not up yet
+            if time.monotonic() > end:
+                raise
+            await asyncio.sleep(0.5)
+
+
+def http_url(ws_url: str) -> str:
+    return ws_url.replace("ws://", "http://").removesuffix("/ws")
