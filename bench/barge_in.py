@@ -30,7 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import http_url, pct, row, start_server, stop_server, wait_up  # noqa: E402
+from common import (  # noqa: E402
+    http_url, pct, row, start_server, stop_server, stream_frames, wait_up,
+)
 from tests.speech import load_piper_voice, piper_16k  # noqa: E402
 from tests.wsclient import Client, Frame  # noqa: E402
 
@@ -38,20 +40,6 @@ SR = 16000
 FRAME = 320
 INTERRUPTIONS = ["Wait, stop.", "Hold on a second.", "Sorry, can I ask something?",
                  "No, that's not what I meant.", "Okay, thanks, that's enough."]
-
-
-async def stream(c: Client, pcm: np.ndarray, first_voiced: int) -> float:
-    """Real-time frames; returns the send time of the frame holding ``first_voiced``."""
-    t0 = time.perf_counter()
-    onset = t0
-    for i, a in enumerate(range(0, len(pcm), FRAME)):
-        delay = t0 + i * FRAME / SR - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await c.ws.send(pcm[a:a + FRAME].tobytes())
-        if a <= first_voiced < a + FRAME:
-            onset = time.perf_counter()
-    return onset
 
 
 async def trial(url: str, audio: np.ndarray) -> dict | None:
@@ -74,7 +62,7 @@ async def trial(url: str, audio: np.ndarray) -> dict | None:
     sig = sig[: len(sig) // FRAME * FRAME]  # whole 20 ms frames (the protocol's minimum is 10)
     pcm = (np.clip(sig, -1, 1) * 32767).astype("<i2")
     first_voiced = len(lead) + int(np.flatnonzero(np.abs(audio) > 0.02)[0])
-    sender = asyncio.create_task(stream(c, pcm, first_voiced))
+    sender = asyncio.create_task(stream_frames(c, pcm, FRAME, first_voiced))
     last_frame = None
     interrupted_at = None
     status = None

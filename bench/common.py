@@ -11,6 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -67,6 +69,22 @@ async def wait_up(url: str, timeout: float = 180) -> None:
             if time.monotonic() > end:
                 raise
             await asyncio.sleep(0.5)
+
+
+async def stream_frames(c: Client, pcm: np.ndarray, frame: int, marked: int,
+                        rate: int = 16000) -> float:
+    """Send int16 ``pcm`` as real-time binary frames of ``frame`` samples; returns the send time
+    (perf_counter) of the frame holding sample ``marked`` (e.g. the first or last voiced one)."""
+    t0 = time.perf_counter()
+    t_mark = t0
+    for i, a in enumerate(range(0, len(pcm), frame)):
+        delay = t0 + i * frame / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await c.ws.send(pcm[a:a + frame].tobytes())
+        if a <= marked < a + frame:
+            t_mark = time.perf_counter()
+    return t_mark
 
 
 def http_url(ws_url: str) -> str:

@@ -21,14 +21,13 @@ import argparse
 import asyncio
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import pct, row, start_server, stop_server, wait_up  # noqa: E402
+from common import pct, row, start_server, stop_server, stream_frames, wait_up  # noqa: E402
 from tests.speech import load_piper_voice, piper_16k, wer  # noqa: E402
 from tests.wsclient import Client, Frame  # noqa: E402
 
@@ -44,27 +43,13 @@ QUESTIONS = [
 STAGES = ["stt_done", "llm_first_token", "first_sentence", "tts_first_audio", "first_audio_sent"]
 
 
-async def stream(c: Client, audio: np.ndarray, last_voiced: int) -> float:
-    """Real-time 20 ms frames; returns the send time of the frame holding ``last_voiced``."""
-    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
-    t0 = time.perf_counter()
-    t_end = t0
-    for i, a in enumerate(range(0, len(pcm), FRAME)):
-        delay = t0 + i * FRAME / SR - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await c.ws.send(pcm[a:a + FRAME].tobytes())
-        if a <= last_voiced < a + FRAME:
-            t_end = time.perf_counter()
-    return t_end
-
-
 async def one_turn(c: Client, text: str, audio: np.ndarray, silence_s: float) -> dict | None:
     voiced = np.flatnonzero(np.abs(audio) > 0.02)
     lead = np.zeros(int(0.3 * SR), np.float32)
     sig = np.concatenate([lead, audio, np.zeros(int(silence_s * SR), np.float32)])
     sig = sig[: len(sig) // FRAME * FRAME]  # whole 20 ms frames (the protocol's minimum is 10)
-    sender = asyncio.create_task(stream(c, sig, len(lead) + int(voiced[-1])))
+    pcm = (np.clip(sig, -1, 1) * 32767).astype("<i2")
+    sender = asyncio.create_task(stream_frames(c, pcm, FRAME, len(lead) + int(voiced[-1])))
     first = None
     transcript = ""
     while True:

@@ -4,7 +4,9 @@ the real embedded LLM and TTS: audio in 20 ms frames -> VAD events -> transcript
 from __future__ import annotations
 
 import asyncio
+import re
 
+import httpx
 import numpy as np
 import pytest
 import soxr
@@ -83,6 +85,15 @@ async def test_spoken_question_gets_a_spoken_answer_with_visemes(live, piper):
     # the turn is in the history the next turn is built from
     session = live.session(c)
     assert session.history[-2] == {"role": "user", "content": final["text"]}
+    # and in the Prometheus histograms
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        metrics = (await http.get("/metrics")).text
+    for stage in ("stt_done", "llm_first_token", "first_audio_sent"):
+        pattern = rf'^avatar_voice_stage_seconds_count{{stage="{stage}"}} (\S+)'
+        m = re.search(pattern, metrics, re.M)
+        assert m and float(m.group(1)) >= 1, stage
+    m = re.search(r"^avatar_voice_to_voice_seconds_count (\S+)", metrics, re.M)
+    assert m and float(m.group(1)) >= 1
     await c.close()
 
 
