@@ -194,12 +194,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=12.0)
     ap.add_argument("--frame-ms", type=int, default=20, help="10..100; browsers send 20")
     ap.add_argument("--keep-going", action="store_true", help="run every step")
+    ap.add_argument("--nice", type=int, default=19,
+                    help="niceness of this load generator (the server keeps 0); 0 = equal share")
     args = ap.parse_args()
     global FRAME
     FRAME = SR * args.frame_ms // 1000
     random.seed(7)
     proc, url = start_server(llm_base_url="http://127.0.0.1:9/v1",
                              voice_turn_detection="manual")
+    if args.nice:  # the load generator yields the CPU to the server (clients are remote in life)
+        os.nice(args.nice)
     try:
         asyncio.run(wait_up(url))
         asyncio.run(run(url, [int(x) for x in args.steps.split(",")], args.seconds, proc.pid,

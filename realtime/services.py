@@ -53,7 +53,7 @@ def build_voice(settings: Settings, metrics: Metrics):
     from realtime.voice.stt import SttOptions, WhisperSTT
     from realtime.voice.vad import SileroModel
 
-    hub = VadHub(SileroModel(settings.vad_model_path), observe_lag=metrics.vad_lag.observe)
+    hub = VadHub(SileroModel(settings.vad_model_path), observe_lag=metrics.vad_lag.observe_many)
     stt = WhisperSTT(SttOptions(
         model=settings.stt_model, device=settings.stt_device,
         compute_type=settings.stt_compute_type, cpu_threads=settings.stt_cpu_threads,

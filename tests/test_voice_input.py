@@ -206,3 +206,29 @@ async def test_voice_disabled_is_a_clear_error():
         await session.handle_text_frame('{"type": "input.audio.commit"}')
         await session.handle_text_frame('{"type": "session.update", "input_sample_rate": 48000}')
     assert [m.code for m in sink.sent] == ["VOICE_DISABLED"] * 3
+
+
+def test_bulk_histogram_matches_prometheus_histogram():
+    """The per-frame lag histogram is fed in bulk; it must expose what a Histogram would."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from realtime.metrics import BulkHistogram
+
+    values = [0.0, 0.001, 0.0011, 0.04, 0.0400001, 0.3, 7.0]
+    buckets = (0.001, 0.01, 0.04, 0.5, 1.0)
+    reg_a, reg_b = CollectorRegistry(), CollectorRegistry()
+    a = Histogram("lag_seconds", "doc", registry=reg_a, buckets=buckets)
+    b = BulkHistogram("lag_seconds", "doc", buckets)
+    reg_b.register(b)
+    for v in values:
+        a.observe(v)
+    b.observe_many(values[:3])
+    b.observe_many(np.array(values[3:]))
+    def samples(reg) -> dict[str, float]:
+        lines = generate_latest(reg).decode().splitlines()
+        return {k: float(v) for k, v in (line.rsplit(" ", 1) for line in lines
+                                         if not line.startswith("#") and "_created" not in line)}
+
+    a_samples, b_samples = samples(reg_a), samples(reg_b)
+    assert a_samples == pytest.approx(b_samples) and len(a_samples) == len(buckets) + 3
+    assert b_samples['lag_seconds_bucket{le="0.04"}'] == 4.0

@@ -132,8 +132,13 @@ async def test_24k_and_48k_input_is_resampled(live, piper, rate):
 async def test_a_pause_inside_a_sentence_does_not_end_the_turn(live, piper):
     """The speculative transcript started in the pause is dropped when speech resumes."""
     a, b = "I would like to know", "what the weather is like today."
-    audio = np.concatenate([silence(0.4), piper_16k(piper, a), silence(0.3),
-                            piper_16k(piper, b), silence(1.0)])
+    parts = []
+    for text in (a, b):  # Piper pads speech with silence: keep the voiced span only
+        x = piper_16k(piper, text)
+        on, off = voiced_span_ms(x)
+        parts.append(x[int(on * SR / 1000): int(off * SR / 1000) + 1])
+    gap = silence(0.3)  # > the 128 ms speculation point, < the 500 ms end of turn
+    audio = np.concatenate([silence(0.4), parts[0], gap, parts[1], silence(1.0)])
     c = await Client.connect(live.ws, tts_enabled=False, max_tokens=8)
     await c.stream_audio(audio, speed=2.0)
     final = await c.expect("transcript.final", timeout=30)

@@ -38,7 +38,7 @@ class VadHub:
         # a batch starts at most this often: under load, batches gather more sessions (one
         # onnxruntime call has a fixed cost of its own); an idle hub starts one at once
         self.min_interval_s = min_interval_s
-        self._observe_lag = observe_lag  # callable(seconds) per received frame, or None
+        self._observe_lag = observe_lag  # callable(array of seconds, one per frame), or None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
         self._ready: dict[int, object] = {}  # insertion-ordered set of clients with work
         self._task: asyncio.Task | None = None
@@ -88,11 +88,10 @@ class VadHub:
                 continue
             self.batches += 1
             self.windows += sum(len(w) for w in wins)
-            now = time.perf_counter()
+            if self._observe_lag is not None:
+                received_all = [t for _, _, received in items for t in received]
+                self._observe_lag(time.perf_counter() - np.array(received_all))
             for (client, pcm, received), events in zip(items, results, strict=True):
-                if self._observe_lag is not None:
-                    for t in received:
-                        self._observe_lag(now - t)
                 try:
                     client.vad_done(events, pcm, received)
                 except Exception:  # noqa: BLE001
