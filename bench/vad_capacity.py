@@ -99,6 +99,12 @@ def lag_histogram(text: str) -> dict[float, float]:
     return out
 
 
+def cpu_times() -> tuple[int, int]:
+    """(total, steal) jiffies of the machine: steal is time the hypervisor gave elsewhere."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(f), f[7] if len(f) > 7 else 0
+
+
 def server_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -115,6 +121,7 @@ async def step(url: str, http: httpx.AsyncClient, sessions: list[Sess], audio: n
     before = lag_histogram((await http.get("/metrics")).text)
     cpu0 = server_cpu_s(pid) if pid else 0.0
     gen0 = time.process_time()
+    all0, steal0 = cpu_times()
     t0 = time.perf_counter()
     groups = 4  # frames go out in 4 staggered groups per frame period (unsynchronised clients)
     period = FRAME / SR
@@ -139,6 +146,8 @@ async def step(url: str, http: httpx.AsyncClient, sessions: list[Sess], audio: n
     await asyncio.sleep(0.3)  # let the last events arrive
     cpu = (server_cpu_s(pid) - cpu0) / elapsed if pid else float("nan")
     gen_cpu = (time.process_time() - gen0) / elapsed
+    all1, steal1 = cpu_times()
+    steal = (steal1 - steal0) / max(1, all1 - all0)
     after = lag_histogram((await http.get("/metrics")).text)
     diff = {le: after.get(le, 0) - before.get(le, 0) for le in after}
     total = diff.get(float("inf"), 0)
@@ -150,7 +159,7 @@ async def step(url: str, http: httpx.AsyncClient, sessions: list[Sess], audio: n
     return {"n": n, "frames": total, "under": under, "p99_bucket_ms": p99_bucket * 1000,
             "client_p50": pct(lags, 50), "client_p99": pct(lags, 99), "events": len(lags),
             "send_rate": sent / elapsed / n * FRAME / SR, "cpu": cpu, "gen_cpu": gen_cpu,
-            "errors": errors}
+            "steal": steal, "errors": errors}
 
 
 async def run(url: str, steps: list[int], seconds: float, pid: int | None,
@@ -166,13 +175,14 @@ async def run(url: str, steps: list[int], seconds: float, pid: int | None,
     async with httpx.AsyncClient(base_url=http_url(url), timeout=30) as http:
         print(f"{'sessions':>8s} {'frames':>8s} {'<=40ms':>8s} {'p99 bkt':>8s} "
               f"{'e2e p50':>8s} {'e2e p99':>8s} {'events':>7s} {'send RT':>8s} "
-              f"{'srv CPU':>8s} {'gen CPU':>8s}  errors")
+              f"{'srv CPU':>8s} {'gen CPU':>8s} {'steal':>6s}  errors")
         for n in steps:
             r = await step(url, http, sessions, audio, n, seconds, pid)
             results.append(r)
             print(f"{r['n']:8d} {r['frames']:8.0f} {r['under'] * 100:7.2f}% "
                   f"{r['p99_bucket_ms']:7.0f}ms {r['client_p50']:7.1f}ms {r['client_p99']:7.1f}ms "
-                  f"{r['events']:7d} {r['send_rate']:7.2f}x {r['cpu']:7.2f}c {r['gen_cpu']:7.2f}c  "
+                  f"{r['events']:7d} {r['send_rate']:7.2f}x {r['cpu']:7.2f}c {r['gen_cpu']:7.2f}c "
+                  f"{r['steal'] * 100:5.1f}%  "
                   f"{','.join(r['errors']) or '-'}", flush=True)
             if (r["under"] < 0.98 or r["client_p99"] >= 2 * LAG_LIMIT_MS) and not keep_going:
                 break  # well past the limit: the next steps only take longer
@@ -185,7 +195,8 @@ async def run(url: str, steps: list[int], seconds: float, pid: int | None,
           f"({FRAME * 1000 // SR} ms frames, {os.cpu_count()} cores, load generator on the same "
           f"cores)")
     print("send RT: audio seconds sent per second per session (1.00 = the generator kept up); "
-          "srv/gen CPU: cores used by the server / by this load generator")
+          "srv/gen CPU: cores used by the server / by this load generator; steal: CPU time the "
+          "hypervisor gave to other machines (figures are unreliable when it is high)")
 
 
 def main() -> None:
