@@ -174,7 +174,7 @@ class Session:
             if msg.input_sample_rate is not None:
                 self.mic.set_rate(msg.input_sample_rate)
             if msg.turn_detection is not None:
-                self.mic.turn_detection = msg.turn_detection
+                self.mic.set_turn_detection(msg.turn_detection)
             if msg.barge_in is not None:
                 self.mic.barge_in = msg.barge_in
 

@@ -104,6 +104,11 @@ class VoiceInput:
         self.dropped_frames = 0
 
     # ------------------------------------------------------------------ configuration
+    def set_turn_detection(self, mode: str) -> None:
+        if mode != self.turn_detection:
+            self.turn_detection = mode
+            self._manual, self._manual_len = [], 0  # push-to-talk audio not committed is dropped
+
     def set_rate(self, rate: int) -> None:
         if rate != self.rate:
             self.rate = rate
