@@ -68,6 +68,7 @@ class Session:
             tts_mode=self.tts_mode, tts_delay_ms=self.tts_delay_ms, model=self.model,
             temperature=self.temperature, max_tokens=self.max_tokens,
             voice_input=self.mic is not None,
+            input_languages=list(getattr(self.mic.stt, "languages", ["*"])) if self.mic else [],
             input_sample_rate=self.mic.rate if self.mic else self.settings.voice_input_sample_rate,
             turn_detection=self.mic.turn_detection if self.mic else
             self.settings.voice_turn_detection,

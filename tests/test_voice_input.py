@@ -40,6 +40,10 @@ async def test_bad_microphone_frames_get_coded_errors_and_the_session_survives(l
         err = await c.expect("error", timeout=10)
         assert err["code"] == code, (len(data), err)
         assert err["message"]
+    assert c.ready["session"]["input_languages"] == ["en"]  # the embedded tiny.en
+    await c.send({"type": "session.update", "character_id": "haneul"})
+    cfg = (await c.expect("session.updated"))["session"]
+    assert cfg["language"] == "ko" and cfg["input_languages"] == ["en"]  # a client can tell
     for bad in (22050, 8000, 44100):
         await c.send({"type": "session.update", "input_sample_rate": bad})
         assert (await c.expect("error"))["code"] == "UNSUPPORTED_SAMPLE_RATE"
@@ -202,6 +206,7 @@ async def test_voice_disabled_is_a_clear_error():
     async with asyncio.TaskGroup() as tg:
         session = Session(Settings(_env_file=None, voice_enabled=False), None, sink, tg, set())
         assert session.config().voice_input is False
+        assert session.config().input_languages == []
         await session.handle_binary_frame(b"\x00" * 640)
         await session.handle_text_frame('{"type": "input.audio.commit"}')
         await session.handle_text_frame('{"type": "session.update", "input_sample_rate": 48000}')

@@ -168,6 +168,10 @@ class SessionConfig(_Msg):
     temperature: float
     max_tokens: int
     voice_input: bool = Field(..., description="Binary microphone frames are accepted")
+    input_languages: list[str] = Field(
+        ..., description='Languages voice input understands: ["*"] any, ["en"] an English-only '
+                         "model (speech in another language comes back as English guesses), [] "
+                         "no voice input")
     input_sample_rate: int
     turn_detection: TurnDetection
     barge_in: bool

@@ -272,6 +272,11 @@ class WhisperSTT(STT):
     def started(self) -> bool:
         return self._model is not None
 
+    @property
+    def languages(self) -> list[str]:
+        """What it can transcribe: ``["en"]`` for an English-only (``.en``) model, else ``["*"]``."""
+        return ["en"] if self.english_only else ["*"]
+
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper-stt")
