@@ -228,6 +228,7 @@ async def test_cancelling_a_running_call_is_safe(stt: WhisperSTT, utterance) -> 
         with pytest.raises(asyncio.CancelledError):
             await task
         assert state["done"] == 0  # the decode is still running in its thread...
+        assert stt.pending == 1 and not stt.idle  # ...and still counts as work for the worker
         t = await stt.transcribe(audio)  # ...and the next call queues behind it
         assert state["done"] == 2 and state["max_active"] == 1
     finally:
@@ -243,12 +244,14 @@ async def test_cancelling_a_queued_call_skips_it(stt: WhisperSTT, utterance) -> 
         second = asyncio.create_task(stt.transcribe(audio))
         while state["calls"] == 0:
             await asyncio.sleep(0.005)
+        assert stt.pending == 2
         second.cancel()
         assert_good(await first, text)
         with pytest.raises(asyncio.CancelledError):
             await second
         await asyncio.sleep(0.05)
         assert state["calls"] == 1  # the cancelled call never reached the model
+        assert stt.pending == 0 and stt.idle
     finally:
         del stt._transcribe_sync
 

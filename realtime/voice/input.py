@@ -333,6 +333,8 @@ class VoiceInput:
                 self._spec = None
             return
         start = self.vad.silence_start_ms
+        if not getattr(self.stt, "idle", True):
+            return  # the worker is busy with real turns: a guess would only delay them
         if silence >= wait and (self._spec is None or self._spec[0] != start):
             if self._spec is not None:
                 self._spec[1].cancel()
@@ -396,7 +398,8 @@ class VoiceInput:
             return
         now = time.perf_counter()
         if (self._partial_task is not None and not self._partial_task.done()) or \
-                (now - self._last_partial) * 1000.0 < interval:
+                (now - self._last_partial) * 1000.0 < interval or \
+                not getattr(self.stt, "idle", True):
             return
         self._last_partial = now
         audio = self.vad.current_audio().copy()

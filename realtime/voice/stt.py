@@ -267,10 +267,19 @@ class WhisperSTT(STT):
         self._start_lock = asyncio.Lock()
         self._closed = False
         self.english_only = False
+        self.pending = 0  # transcriptions queued or running (for every session)
 
     @property
     def started(self) -> bool:
         return self._model is not None
+
+    def _one_done(self) -> None:
+        self.pending -= 1
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or running: a speculative decode delays no one's final transcript."""
+        return self.pending == 0
 
     @property
     def languages(self) -> list[str]:
@@ -337,9 +346,13 @@ class WhisperSTT(STT):
         # If the awaiting task is cancelled: a queued job is cancelled with it, a running one
         # completes in the worker and asyncio drops its result (no "never retrieved" warning).
         try:
-            fut = loop.run_in_executor(pool, self._transcribe_sync, model, audio, lang, prompt)
+            job = pool.submit(self._transcribe_sync, model, audio, lang, prompt)
         except RuntimeError as exc:  # submitted just as aclose() shut the pool down
             raise STTError("speech-to-text is closed", code="SERVICE_UNAVAILABLE") from exc
+        # counted until the job really ends in the worker (or is dropped before it ran)
+        self.pending += 1
+        job.add_done_callback(lambda _: _call_soon(loop, self._one_done))
+        fut = asyncio.wrap_future(job, loop=loop)
         try:
             return await fut
         except asyncio.CancelledError:
@@ -381,3 +394,10 @@ class WhisperSTT(STT):
             log.debug("STT rejected (%s): %r nsp=%.2f lp=%.2f rms=%.4f %.2fs", rejected, text,
                       no_speech, logprob, level, duration)
         return Transcript(text, detected, no_speech, logprob, duration, rejected, elapsed)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn) -> None:
+    try:
+        loop.call_soon_threadsafe(fn)
+    except RuntimeError:  # the loop is closed (shutdown): nobody counts any more
+        pass
