@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from realtime import __version__
-from realtime.api import chat, health, tts, ws
+from realtime.api import chat, health, stt, tts, ws
 from realtime.config import Settings
 from realtime.errors import install_error_handlers
 from realtime.services import Services
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(ws.router)
     app.include_router(chat.router)
     app.include_router(tts.router)
+    app.include_router(stt.router)
     app.include_router(health.router)
     app.mount("/media/audio", StaticFiles(directory=audio_dir), name="audio")
     return app

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     stt_no_speech_threshold: float = 0.6
     stt_partial_interval_ms: int = 0  # > 0: transcript.partial every so often while speaking
     stt_speculative_silence_ms: int = 128  # start STT after this much silence (0 = at the end)
+    stt_max_upload_bytes: int = 10 * 1024 * 1024  # POST /api/stt body limit
+    stt_max_upload_s: float = 120.0  # POST /api/stt audio length limit
 
     # --- turn pipeline ------------------------------------------------------
     chunk_min_chars: int = 12

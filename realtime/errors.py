@@ -10,6 +10,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 STATUS_CODES = {
     "VALIDATION_ERROR": 400,
     "TEXT_TOO_LONG": 400,
+    "INVALID_AUDIO": 400,
+    "AUDIO_TOO_LONG": 400,
+    "PAYLOAD_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "STT_FAILED": 500,
     "NOT_FOUND": 404,
     "RATE_LIMITED": 429,
     "GENERATION_FAILED": 500,
