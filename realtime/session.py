@@ -259,6 +259,9 @@ class Session:
             return False
         now = time.perf_counter()
         running = resp.task is not None and not resp.task.done()
+        if running and resp.stop_ms is not None:  # already being cut (barge-in and a new turn
+            await asyncio.wait({resp.task})         # can race): announce it once, wait for it
+            return False
         if not running and not (reason == "barge_in" and resp.status == "completed"
                                 and resp.still_playing(now, self.client_marks)):
             return False
