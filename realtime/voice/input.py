@@ -366,10 +366,9 @@ class VoiceInput:
                         speculative: asyncio.Task | None) -> None:
         tr = None
         if speculative is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                tr = await speculative
-            if isinstance(tr, Exception):
-                tr = None
+            await asyncio.wait({speculative})  # raises only if this task itself is cancelled
+            if not speculative.cancelled() and not isinstance(speculative.result(), Exception):
+                tr = speculative.result()
         if tr is None:
             tr = await self._safe_transcribe(utt.audio)
         if isinstance(tr, Exception):
