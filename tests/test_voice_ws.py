@@ -235,3 +235,21 @@ async def test_partial_transcripts_when_enabled(live, piper, monkeypatch):
 
 def frames_of(items, rid: int) -> list[Frame]:
     return [i for i in items if isinstance(i, Frame) and i.response_id == rid]
+
+
+async def test_maximum_utterance_length_ends_the_turn(live, piper, monkeypatch):
+    """A monologue longer than AVATAR_VAD_MAX_UTTERANCE_S is cut there (forced) and answered."""
+    monkeypatch.setattr(live.services.settings, "vad_max_utterance_s", 2.0)
+    text = "Tell me a short story about a brave little robot who lives on the moon."
+    speech = piper_16k(piper, text)
+    assert len(speech) / SR > 3.0
+    c = await Client.connect(live.ws, tts_enabled=False, max_tokens=8)  # new session: new cap
+    await c.stream_audio(np.concatenate([silence(0.3), speech, silence(1.0)]), speed=3.0)
+    stopped = await c.expect("vad.speech_stopped", timeout=20)
+    assert stopped["forced"] is True
+    final = await c.expect("transcript.final", timeout=30)
+    assert final["end_ms"] - final["start_ms"] <= 2000.0 + 1.0
+    assert final["utterance_id"] == stopped["utterance_id"]
+    # the first words are there; the rest of the monologue starts a new utterance
+    assert wer("Tell me a short story", " ".join(final["text"].split()[:5])) <= 0.4, final
+    await c.close()
