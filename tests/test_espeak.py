@@ -62,11 +62,13 @@ async def test_concurrent_calls_are_serialised() -> None:
     alone_ko, alone_en = await synth(KO, "ko"), await synth(EN, "en")
     both_ko, both_en = await asyncio.gather(synth(KO, "ko"), synth(EN, "en"))
     for a, b in ((alone_ko, both_ko), (alone_en, both_en)):
-        # espeak-ng jitters a few samples from run to run, but voice and phonemes must not mix
+        # espeak-ng's length jitters from run to run (tens of samples; right after the other
+        # language's voice up to ~1.2 %, measured: 19290 vs 19513), but voice and phonemes must
+        # not mix: mixed audio would be twice as long, or carry the other text's phonemes
         assert [[p.phoneme for p in c.phonemes] for c in a] == [
             [p.phoneme for p in c.phonemes] for c in b]
         for x, y in zip(a, b, strict=True):
-            assert abs(len(x.pcm) - len(y.pcm)) < 0.01 * len(x.pcm)
+            assert abs(len(x.pcm) - len(y.pcm)) < 0.03 * len(x.pcm)
 
 
 async def test_speed_changes_duration() -> None:
