@@ -11,8 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from realtime.protocol.messages import INPUT_SAMPLE_RATES
+
 OUTPUT_RATES = (16000, 22050, 24000, 44100, 48000)
-INPUT_RATES = (16000, 24000, 48000)
 
 
 class ModelInfo(BaseModel):
@@ -136,8 +137,8 @@ class Settings(BaseSettings):
     @field_validator("voice_input_sample_rate")
     @classmethod
     def _in_rate(cls, v: int) -> int:
-        if v not in INPUT_RATES:
-            raise ValueError(f"voice_input_sample_rate must be one of {INPUT_RATES}")
+        if v not in INPUT_SAMPLE_RATES:
+            raise ValueError(f"voice_input_sample_rate must be one of {INPUT_SAMPLE_RATES}")
         return v
 
     @property

@@ -99,9 +99,6 @@ class BulkHistogram:
             self.counts += add
             self.sum += float(v.sum())
 
-    def observe(self, value: float) -> None:
-        self.observe_many([value])
-
     def collect(self):
         with self._lock:
             cum = np.cumsum(self.counts)

@@ -33,6 +33,11 @@ class StreamResampler:
         return self._rs.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
 
 
+def pcm16_to_float(pcm: np.ndarray) -> np.ndarray:
+    """int16 PCM -> float32 in [-1, 1) (scaled by 1/32768, exact: a power of two). A new array."""
+    return np.asarray(pcm).astype(np.float32) * np.float32(1.0 / 32768.0)
+
+
 def resample(pcm: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
     if in_rate == out_rate:
         return np.asarray(pcm, dtype=np.int16)

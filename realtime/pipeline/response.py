@@ -131,20 +131,19 @@ class Response:
             return False  # longer ago than it can take to play it
         return self.playback_ms(now, client_marks) < self.audio_ms - 30.0
 
-    def heard_text(self, rate: int | None = None) -> str:
+    def heard_text(self) -> str:
         """What the user heard: sentences fully played plus the played share of the current one.
 
         The position is ``stop_ms`` (set when interrupted) or the latest ``playback.mark``. A
         response shown as text only (TTS off, ``on_click``) was read: its text is kept whole.
         """
-        rate = rate or self.rate
         if not self.spoken:
             return self.text
         spoken = [s for s in self.sentences if s.start_sample >= 0]
         if not spoken:
             return ""
         pos_ms = self.stop_ms if self.stop_ms is not None else self.played_ms
-        played = pos_ms * rate / 1000.0
+        played = pos_ms * self.rate / 1000.0
         out: list[str] = []
         for s in spoken:
             end = s.start_sample + s.n_samples

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from realtime.engines.tts.base import PhonemeTiming
+from realtime.pipeline.audio import pcm16_to_float
 
 VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh",
            "ou")
@@ -251,7 +252,7 @@ VOWEL_LEN = 2.0  # vowels get twice a consonant's share of a region
 def _voiced_regions(pcm: np.ndarray, sample_rate: int) -> list[tuple[float, float]]:
     """Voiced (start_ms, end_ms) regions from a 10 ms RMS envelope."""
     x = np.asarray(pcm).reshape(-1)
-    x = x.astype(np.float32) / 32768.0 if x.dtype.kind in "iu" else x.astype(np.float32)
+    x = pcm16_to_float(x) if x.dtype.kind in "iu" else x.astype(np.float32)
     hop = max(1, int(round(sample_rate * HOP_MS / 1000.0)))
     n_frames = -(-len(x) // hop)
     if n_frames == 0:

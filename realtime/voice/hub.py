@@ -42,8 +42,6 @@ class VadHub:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
         self._ready: dict[int, object] = {}  # insertion-ordered set of clients with work
         self._task: asyncio.Task | None = None
-        self.batches = 0
-        self.windows = 0
 
     def submit(self, client) -> None:
         """``client`` has queued audio or a control message; the drain task will take it."""
@@ -86,8 +84,6 @@ class VadHub:
                 for client, _, _ in items:
                     client.vad_failed(exc)
                 continue
-            self.batches += 1
-            self.windows += sum(len(w) for w in wins)
             if self._observe_lag is not None:
                 received_all = [t for _, _, received in items for t in received]
                 self._observe_lag(time.perf_counter() - np.array(received_all))

@@ -36,6 +36,7 @@ import orjson
 import soxr
 
 from realtime.errors import ProtocolError
+from realtime.pipeline.audio import pcm16_to_float
 from realtime.protocol.messages import (
     AudioCleared, AudioCommitted, ErrorMsg, SpeechStarted, SpeechStopped, TranscriptFinal,
     TranscriptPartial, TranscriptRejected,
@@ -153,7 +154,7 @@ class VoiceInput:
         if self._overrun and self._ahead_ms < limit / 2:
             self._overrun = False  # the episode is over once the client is well within bounds
         self._ahead_ms += ms
-        x = np.frombuffer(data, dtype="<i2").astype(np.float32) * np.float32(1.0 / 32768.0)
+        x = pcm16_to_float(np.frombuffer(data, dtype="<i2"))
         if self.rate != SAMPLE_RATE:
             if self._resampler is None:
                 self._resampler = soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="float32",
@@ -300,9 +301,7 @@ class VoiceInput:
             if utt is None:
                 raise ProtocolError("AUDIO_BUFFER_EMPTY",
                                     "no speech in progress to commit (nothing since the last turn)")
-        if self._spec is not None:
-            self._spec[1].cancel()
-            self._spec = None
+        self._drop_spec()
         uid = self._current or self._new_id()
         self._current = None
         self._barged = False
@@ -313,9 +312,7 @@ class VoiceInput:
     def _clear(self) -> None:
         self.vad.clear()
         self._manual, self._manual_len = [], 0
-        if self._spec is not None:
-            self._spec[1].cancel()
-            self._spec = None
+        self._drop_spec()
         self._current = None
         self._barged = False
         self._emit(AudioCleared(t_ms=round(self.vad.position_ms, 1)))
@@ -328,18 +325,20 @@ class VoiceInput:
             return
         silence = self.vad.silence_ms
         if silence == 0.0:  # speaking again (or idle): a guess made in a pause is void
-            if self._spec is not None and self.vad.speaking:
-                self._spec[1].cancel()
-                self._spec = None
+            if self.vad.speaking:
+                self._drop_spec()
             return
         start = self.vad.silence_start_ms
         if not getattr(self.stt, "idle", True):
             return  # the worker is busy with real turns: a guess would only delay them
         if silence >= wait and (self._spec is None or self._spec[0] != start):
-            if self._spec is not None:
-                self._spec[1].cancel()
-            audio = self.vad.current_audio().copy()
-            self._spec = (start, self._spawn(self._safe_transcribe(audio)))
+            self._drop_spec()
+            self._spec = (start, self._spawn(self._safe_transcribe(self.vad.current_audio())))
+
+    def _drop_spec(self) -> None:
+        if self._spec is not None:
+            self._spec[1].cancel()
+            self._spec = None
 
     async def _safe_transcribe(self, audio: np.ndarray):
         """-> Transcript, or the exception (a task in the session's group must not raise)."""
@@ -401,8 +400,7 @@ class VoiceInput:
                 not getattr(self.stt, "idle", True):
             return
         self._last_partial = now
-        audio = self.vad.current_audio().copy()
-        self._partial_task = self._spawn(self._partial(self._current, audio))
+        self._partial_task = self._spawn(self._partial(self._current, self.vad.current_audio()))
 
     async def _partial(self, uid: int, audio: np.ndarray) -> None:
         with contextlib.suppress(STTError, ValueError):

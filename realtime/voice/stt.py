@@ -68,6 +68,8 @@ from typing import Any
 
 import numpy as np
 
+from realtime.pipeline.audio import pcm16_to_float
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
@@ -172,7 +174,7 @@ def prepare_audio(audio: np.ndarray) -> np.ndarray:
     if a.ndim != 1:
         raise ValueError(f"audio must be mono 1-D, got shape {a.shape}")
     if a.dtype == np.int16:
-        return (a.astype(np.float32) / 32768.0).copy()
+        return pcm16_to_float(a)
     if not np.issubdtype(a.dtype, np.floating):
         raise ValueError(f"audio must be float32 in [-1, 1] or int16, got {a.dtype}")
     a = np.nan_to_num(a.astype(np.float32, copy=True), nan=0.0, posinf=0.0, neginf=0.0)

@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 
+from realtime.pipeline.audio import pcm16_to_float
+
 if TYPE_CHECKING:  # pragma: no cover
     import onnxruntime
 
@@ -264,7 +266,7 @@ def _to_float32(pcm: np.ndarray) -> np.ndarray:
         else:
             raise ValueError(f"expected mono 1-D audio, got shape {a.shape}")
     if a.dtype == np.int16:
-        return a.astype(np.float32) * np.float32(1.0 / 32768.0)
+        return pcm16_to_float(a)
     if a.dtype.kind == "f":
         return a.astype(np.float32, copy=False)
     raise TypeError(f"expected float32 or int16 16 kHz PCM, got {a.dtype}")
