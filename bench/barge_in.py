@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     http_url, pct, row, start_server, stop_server, stream_frames, wait_up,
 )
-from tests.speech import load_piper_voice, piper_16k  # noqa: E402
+from tests.speech import load_piper_voice, piper_16k, to_pcm16  # noqa: E402
 from tests.wsclient import Client, Frame  # noqa: E402
 
 SR = 16000
@@ -60,7 +60,7 @@ async def trial(url: str, audio: np.ndarray) -> dict | None:
     lead = np.zeros(int(0.2 * SR), np.float32)
     sig = np.concatenate([lead, audio, np.zeros(int(1.0 * SR), np.float32)])
     sig = sig[: len(sig) // FRAME * FRAME]  # whole 20 ms frames (the protocol's minimum is 10)
-    pcm = (np.clip(sig, -1, 1) * 32767).astype("<i2")
+    pcm = to_pcm16(sig)
     first_voiced = len(lead) + int(np.flatnonzero(np.abs(audio) > 0.02)[0])
     sender = asyncio.create_task(stream_frames(c, pcm, FRAME, first_voiced))
     last_frame = None

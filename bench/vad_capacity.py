@@ -40,7 +40,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import http_url, pct, start_server, stop_server, wait_up  # noqa: E402
-from tests.speech import load_piper_voice, piper_16k  # noqa: E402
+from tests.speech import load_piper_voice, piper_16k, to_pcm16  # noqa: E402
 
 SR = 16000
 FRAME = 320  # 20 ms (--frame-ms)
@@ -169,7 +169,7 @@ async def run(url: str, steps: list[int], seconds: float, pid: int | None,
     for text in ("Hello, how are you today?", "Tell me something about the weather.",
                  "I would like to hear a story."):
         parts += [piper_16k(voice, text), np.zeros(int(1.5 * SR), np.float32)]
-    audio = (np.clip(np.concatenate(parts), -1, 1) * 32767).astype("<i2")
+    audio = to_pcm16(np.concatenate(parts))
     sessions: list[Sess] = []
     results = []
     async with httpx.AsyncClient(base_url=http_url(url), timeout=30) as http:

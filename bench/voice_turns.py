@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import pct, row, start_server, stop_server, stream_frames, wait_up  # noqa: E402
-from tests.speech import load_piper_voice, piper_16k, wer  # noqa: E402
+from tests.speech import load_piper_voice, piper_16k, to_pcm16, wer  # noqa: E402
 from tests.wsclient import Client, Frame  # noqa: E402
 
 SR = 16000
@@ -48,7 +48,7 @@ async def one_turn(c: Client, text: str, audio: np.ndarray, silence_s: float) ->
     lead = np.zeros(int(0.3 * SR), np.float32)
     sig = np.concatenate([lead, audio, np.zeros(int(silence_s * SR), np.float32)])
     sig = sig[: len(sig) // FRAME * FRAME]  # whole 20 ms frames (the protocol's minimum is 10)
-    pcm = (np.clip(sig, -1, 1) * 32767).astype("<i2")
+    pcm = to_pcm16(sig)
     sender = asyncio.create_task(stream_frames(c, pcm, FRAME, len(lead) + int(voiced[-1])))
     first = None
     transcript = ""

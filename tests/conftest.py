@@ -40,7 +40,8 @@ class Live:
     def session(self, client):
         """The server-side Session of a connected test client."""
         sid = client.ready["session_id"]
-        return next(s for s in self.services.sessions if s.id == sid)
+        # list(): one atomic copy; the server thread adds and removes sessions meanwhile
+        return next(s for s in list(self.services.sessions) if s.id == sid)
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +51,14 @@ def live(tmp_path_factory) -> Iterator[Live]:
     app = create_app(embedded_settings(tmp))
     with serve(app) as url:
         yield Live(url, app)
+
+
+@pytest.fixture(scope="session")
+def piper_voice():
+    """The embedded Piper voice (joe, en-US), loaded once for every test that makes speech."""
+    from tests.speech import load_piper_voice
+
+    return load_piper_voice()
 
 
 def ws_url(http_url: str) -> str:

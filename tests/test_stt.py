@@ -24,7 +24,7 @@ from realtime.voice.stt import (
     judge,
     prepare_audio,
 )
-from tests.speech import espeak_16k, load_piper_voice, piper_16k, wer
+from tests.speech import espeak_16k, piper_16k, wer
 
 SR = 16000
 PIPER_SENTENCES = [
@@ -50,11 +50,6 @@ def test_wer() -> None:
 
 
 # ---------------------------------------------------------------------------- audio sources
-@pytest.fixture(scope="module")
-def piper_voice():
-    return load_piper_voice()
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stt():
     engine = WhisperSTT(SttOptions())

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from tests.speech import load_piper_voice, piper_16k, wer
+from tests.speech import piper_16k, wer
 
 pytestmark = pytest.mark.slow
 
@@ -19,8 +19,8 @@ TEXT = "Could you tell me the way to the train station?"
 
 
 @pytest.fixture(scope="module")
-def speech() -> np.ndarray:
-    return piper_16k(load_piper_voice(), TEXT)
+def speech(piper_voice) -> np.ndarray:
+    return piper_16k(piper_voice, TEXT)
 
 
 def encode(audio: np.ndarray, rate: int, fmt: str, channels: int = 1) -> bytes:

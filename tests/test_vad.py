@@ -9,7 +9,7 @@ from realtime.voice.vad import (
     CONTEXT, SAMPLE_RATE, WINDOW, SileroModel, StreamingVad, Utterance, VadEvent, VadOptions,
     feed_many,
 )
-from tests.speech import espeak_16k, load_piper_voice, piper_16k
+from tests.speech import espeak_16k, piper_16k
 
 SR = SAMPLE_RATE
 MS = SR // 1000  # samples per ms
@@ -33,9 +33,9 @@ def _truth(audio: np.ndarray) -> tuple[float, float]:
 
 
 @pytest.fixture(scope="module")
-def speech() -> list[np.ndarray]:
+def speech(piper_voice) -> list[np.ndarray]:
     """Two Piper (joe, en-US) utterances at 16 kHz, float32 at half scale."""
-    voice = load_piper_voice()
+    voice = piper_voice
     return [0.5 * a / np.abs(a).max() for a in (piper_16k(voice, t) for t in (TEXT_1, TEXT_2))]
 
 

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from realtime.pipeline.response import Response, SentenceRecord, TurnSpec
+from realtime.sinks import CollectSink
 from tests.wsclient import Client
 
 SR = 16000
@@ -156,14 +157,6 @@ def test_playback_position_from_marks_and_the_clock():
 
 
 # ------------------------------------------------------------------------------ accept() alone
-class _Sink:
-    def __init__(self) -> None:
-        self.sent = []
-
-    async def json(self, msg) -> None:
-        self.sent.append(msg)
-
-
 async def test_leaky_bucket_and_frame_checks_without_a_server():
     from realtime.config import Settings
     from realtime.errors import ProtocolError
@@ -174,7 +167,7 @@ async def test_leaky_bucket_and_frame_checks_without_a_server():
     settings = Settings(_env_file=None, voice_max_ahead_ms=1000)
     hub = VadHub(SileroModel())
     async with asyncio.TaskGroup() as tg:
-        session = type("S", (), {"id": "t", "tg": tg, "sink": _Sink()})()
+        session = type("S", (), {"id": "t", "tg": tg, "sink": CollectSink()})()
         mic = VoiceInput(session, settings, hub, stt=None)
         frame = np.zeros(320, "<i2").tobytes()  # 20 ms
         t = 100.0
@@ -202,7 +195,7 @@ async def test_voice_disabled_is_a_clear_error():
     from realtime.config import Settings
     from realtime.session import Session
 
-    sink = _Sink()
+    sink = CollectSink()
     async with asyncio.TaskGroup() as tg:
         session = Session(Settings(_env_file=None, voice_enabled=False), None, sink, tg, set())
         assert session.config().voice_input is False
@@ -210,7 +203,7 @@ async def test_voice_disabled_is_a_clear_error():
         await session.handle_binary_frame(b"\x00" * 640)
         await session.handle_text_frame('{"type": "input.audio.commit"}')
         await session.handle_text_frame('{"type": "session.update", "input_sample_rate": 48000}')
-    assert [m.code for m in sink.sent] == ["VOICE_DISABLED"] * 3
+    assert [m.code for m in sink.events] == ["VOICE_DISABLED"] * 3
 
 
 def test_bulk_histogram_matches_prometheus_histogram():

@@ -11,18 +11,13 @@ import numpy as np
 import pytest
 import soxr
 
-from tests.speech import espeak_16k, load_piper_voice, piper_16k, wer
+from tests.speech import espeak_16k, piper_16k, wer
 from tests.wsclient import Client, Frame
 
 pytestmark = pytest.mark.slow
 
 SR = 16000
 MAX_WER = 0.25
-
-
-@pytest.fixture(scope="module")
-def piper():
-    return load_piper_voice()
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -45,9 +40,9 @@ async def until(c: Client, type_: str, timeout: float = 60.0, **match) -> dict:
 
 
 # ------------------------------------------------------------------------------ whole turns
-async def test_spoken_question_gets_a_spoken_answer_with_visemes(live, piper):
+async def test_spoken_question_gets_a_spoken_answer_with_visemes(live, piper_voice):
     text = "What is the capital of France?"
-    speech = piper_16k(piper, text)
+    speech = piper_16k(piper_voice, text)
     audio = np.concatenate([silence(0.5), speech, silence(1.2)])
     on_ms, off_ms = voiced_span_ms(audio)
     c = await Client.connect(live.ws)
@@ -113,9 +108,9 @@ async def test_two_espeak_utterances_streamed_faster_than_real_time(live):
 
 
 @pytest.mark.parametrize("rate", [24000, 48000])
-async def test_24k_and_48k_input_is_resampled(live, piper, rate):
+async def test_24k_and_48k_input_is_resampled(live, piper_voice, rate):
     text = "Please tell me a joke about cats."
-    speech16 = piper_16k(piper, text)
+    speech16 = piper_16k(piper_voice, text)
     audio16 = np.concatenate([silence(0.5), speech16, silence(1.0)])
     audio = soxr.resample(audio16, SR, rate).astype(np.float32)
     c = await Client.connect(live.ws, input_sample_rate=rate, tts_enabled=False, max_tokens=8)
@@ -123,18 +118,19 @@ async def test_24k_and_48k_input_is_resampled(live, piper, rate):
     await c.stream_audio(audio, rate=rate, speed=2.0)
     started = await c.expect("vad.speech_started", timeout=10)
     on_ms, _ = voiced_span_ms(audio16)
-    assert abs(started["t_ms"] - on_ms) <= 100  # positions stay on the 16 kHz input timeline
+    # positions stay on the 16 kHz input timeline
+    assert abs(started["t_ms"] - on_ms) <= 100, (started, on_ms)
     final = await c.expect("transcript.final", timeout=30)
     assert wer(text, final["text"]) <= MAX_WER, final
     await c.close()
 
 
-async def test_a_pause_inside_a_sentence_does_not_end_the_turn(live, piper):
+async def test_a_pause_inside_a_sentence_does_not_end_the_turn(live, piper_voice):
     """The speculative transcript started in the pause is dropped when speech resumes."""
     a, b = "I would like to know", "what the weather is like today."
     parts = []
     for text in (a, b):  # Piper pads speech with silence: keep the voiced span only
-        x = piper_16k(piper, text)
+        x = piper_16k(piper_voice, text)
         on, off = voiced_span_ms(x)
         parts.append(x[int(on * SR / 1000): int(off * SR / 1000) + 1])
     gap = silence(0.3)  # > the 128 ms speculation point, < the 500 ms end of turn
@@ -149,9 +145,9 @@ async def test_a_pause_inside_a_sentence_does_not_end_the_turn(live, piper):
 
 
 # ------------------------------------------------------------------------------ push-to-talk
-async def test_push_to_talk_commit_and_clear(live, piper):
+async def test_push_to_talk_commit_and_clear(live, piper_voice):
     text_a, text_b = "Good morning.", "How are you today?"
-    a, b = piper_16k(piper, text_a), piper_16k(piper, text_b)
+    a, b = piper_16k(piper_voice, text_a), piper_16k(piper_voice, text_b)
     c = await Client.connect(live.ws, turn_detection="manual", tts_enabled=False, max_tokens=8)
     assert live.session(c).config().turn_detection == "manual"
 
@@ -180,10 +176,10 @@ async def test_push_to_talk_commit_and_clear(live, piper):
     await c.close()
 
 
-async def test_commit_ends_a_turn_without_waiting_for_silence(live, piper):
+async def test_commit_ends_a_turn_without_waiting_for_silence(live, piper_voice):
     text = "Tell me something nice."
     c = await Client.connect(live.ws, tts_enabled=False, max_tokens=8)
-    await c.stream_audio(np.concatenate([silence(0.3), piper_16k(piper, text)]), speed=4.0)
+    await c.stream_audio(np.concatenate([silence(0.3), piper_16k(piper_voice, text)]), speed=4.0)
     await c.send({"type": "input.audio.commit"})
     committed = await c.expect("input.audio.committed", timeout=10)
     final = await c.expect("transcript.final", timeout=30)
@@ -220,11 +216,11 @@ async def test_noise_and_coughs_start_no_turn(live):
 
 
 # ------------------------------------------------------------------------------ partials
-async def test_partial_transcripts_when_enabled(live, piper, monkeypatch):
+async def test_partial_transcripts_when_enabled(live, piper_voice, monkeypatch):
     monkeypatch.setattr(live.services.settings, "stt_partial_interval_ms", 400)
     text = "Tell me a short story about a brave little robot who lives on the moon."
     c = await Client.connect(live.ws, tts_enabled=False, max_tokens=8)
-    await c.stream_audio(np.concatenate([silence(0.3), piper_16k(piper, text), silence(1.0)]))
+    await c.stream_audio(np.concatenate([silence(0.3), piper_16k(piper_voice, text), silence(1.0)]))
     final = await c.expect("transcript.final", timeout=30)
     partials = [i for i in c.backlog if isinstance(i, dict) and i["type"] == "transcript.partial"]
     assert partials, "no transcript.partial while speaking"
@@ -237,11 +233,11 @@ def frames_of(items, rid: int) -> list[Frame]:
     return [i for i in items if isinstance(i, Frame) and i.response_id == rid]
 
 
-async def test_maximum_utterance_length_ends_the_turn(live, piper, monkeypatch):
+async def test_maximum_utterance_length_ends_the_turn(live, piper_voice, monkeypatch):
     """A monologue longer than AVATAR_VAD_MAX_UTTERANCE_S is cut there (forced) and answered."""
     monkeypatch.setattr(live.services.settings, "vad_max_utterance_s", 2.0)
     text = "Tell me a short story about a brave little robot who lives on the moon."
-    speech = piper_16k(piper, text)
+    speech = piper_16k(piper_voice, text)
     assert len(speech) / SR > 3.0
     c = await Client.connect(live.ws, tts_enabled=False, max_tokens=8)  # new session: new cap
     await c.stream_audio(np.concatenate([silence(0.3), speech, silence(1.0)]), speed=3.0)

@@ -11,6 +11,7 @@ import orjson
 import websockets
 
 from realtime.protocol.messages import AUDIO_HEADER_BYTES, unpack_audio_header
+from tests.speech import to_pcm16
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Client:
         real time (``float('inf')``: as fast as possible). Returns perf_counter after the last."""
         pcm = np.asarray(pcm)
         if pcm.dtype != np.int16:
-            pcm = (np.clip(pcm, -1.0, 1.0) * 32767.0).astype(np.int16)
+            pcm = to_pcm16(pcm)
         step = rate * frame_ms // 1000
         t0 = time.perf_counter()
         for i, a in enumerate(range(0, len(pcm), step)):
