@@ -113,7 +113,28 @@ class Settings(BaseSettings):
     chunk_max_chars: int = 220
     chunk_first_clause: bool = True
     chunk_first_max_chars: int = 24
-    history_max_messages: int = 40
+
+    # --- memory: short-term (Redis or in-process) and long-term (MongoDB or SQLite) ----------
+    redis_url: str = ""  # e.g. redis://localhost:6379/0; "" = in-process (one server process)
+    redis_prefix: str = "avatar:"
+    mongo_url: str = ""  # e.g. mongodb://localhost:27017; "" = SQLite under storage_dir
+    mongo_database: str = "avatar"
+    store_timeout_s: float = 1.0  # per store call; a store that does not answer is "down"
+    context_tokens: int = 0  # the model's context length; 0 = from llm_models / the server
+    context_margin_tokens: int = 64
+    context_summarize_ratio: float = Field(0.8, gt=0.1, le=1.0)
+    context_keep_ratio: float = Field(0.5, gt=0.05, lt=1.0)
+    context_summary_max_tokens: int = 120
+    context_ttl_s: int = 86400  # short-term context expiry after the last turn
+    outbox_max_ops: int = 100_000  # history writes waiting for the long-term store (then dropped)
+
+    # --- access -------------------------------------------------------------
+    auth_mode: Literal["anonymous", "token"] = "anonymous"
+    auth_secret: str = ""  # HMAC key for session tokens (auth_mode=token)
+    auth_token_ttl_s: int = 86400  # default lifetime of minted tokens
+    max_concurrent_sessions: int = 12  # across every process sharing the short-term store
+    session_heartbeat_s: float = 10.0  # slot refresh; a slot expires after 3 missed beats
+    rate_limit_per_minute: int = 120  # requests + turns per user per minute; 0 = off
 
     # --- limits -------------------------------------------------------------
     ws_max_message_bytes: int = 65536
@@ -139,6 +160,13 @@ class Settings(BaseSettings):
     def _in_rate(cls, v: int) -> int:
         if v not in INPUT_SAMPLE_RATES:
             raise ValueError(f"voice_input_sample_rate must be one of {INPUT_SAMPLE_RATES}")
+        return v
+
+    @field_validator("auth_secret")
+    @classmethod
+    def _secret(cls, v: str, info) -> str:
+        if info.data.get("auth_mode") == "token" and len(v) < 16:
+            raise ValueError("auth_mode=token needs auth_secret of at least 16 characters")
         return v
 
     @property

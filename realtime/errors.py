@@ -15,6 +15,8 @@ STATUS_CODES = {
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "STT_FAILED": 500,
+    "UNAUTHORIZED": 401,
+    "FORBIDDEN": 403,
     "NOT_FOUND": 404,
     "RATE_LIMITED": 429,
     "GENERATION_FAILED": 500,
@@ -25,31 +27,40 @@ STATUS_CODES = {
 
 
 class ApiError(Exception):
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None, *,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status or STATUS_CODES.get(code, 500)
+        self.retry_after = retry_after
 
 
 class ProtocolError(Exception):
     """A WebSocket message was refused: becomes an ``error`` event; the session carries on."""
 
-    def __init__(self, code: str, message: str, response_id: int | None = None) -> None:
+    def __init__(self, code: str, message: str, response_id: int | None = None, *,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.response_id = response_id
+        self.retry_after = retry_after
 
 
-def envelope(code: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse({"success": False, "error": {"code": code, "message": message}},
-                          status_code=status)
+def envelope(code: str, message: str, status: int,
+             retry_after: float | None = None) -> JSONResponse:
+    error: dict = {"code": code, "message": message}
+    headers = None
+    if retry_after is not None:
+        error["retry_after"] = retry_after
+        headers = {"Retry-After": str(max(1, round(retry_after)))}
+    return JSONResponse({"success": False, "error": error}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return envelope(exc.code, exc.message, exc.status)
+        return envelope(exc.code, exc.message, exc.status, exc.retry_after)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

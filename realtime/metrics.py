@@ -57,6 +57,17 @@ class Metrics:
                                      registry=self.registry)
         self.errors = Counter("avatar_protocol_errors_total", "error events sent, by code",
                               ["code"], registry=self.registry)
+        self.refused = Counter("avatar_refused_total",
+                               "Requests refused by a limit (sessions or rate)", ["limit"],
+                               registry=self.registry)
+        self.outbox_pending = Gauge("avatar_outbox_pending",
+                                    "History writes waiting for the long-term store",
+                                    registry=self.registry)
+        self.outbox_dropped = Counter("avatar_outbox_dropped_total",
+                                      "History writes dropped because the outbox was full",
+                                      registry=self.registry)
+        self.summaries = Counter("avatar_context_summaries_total",
+                                 "Conversation summaries made by the LLM", registry=self.registry)
 
     def observe_response(self, resp: Response) -> None:
         self.responses.labels(resp.status).inc()

@@ -16,8 +16,14 @@ from realtime.engines.llm.llama_server import LlamaServerProcess
 from realtime.engines.llm.openai_compat import OpenAICompatLLM
 from realtime.engines.tts.base import TTSEngine
 from realtime.engines.tts.router import TTSRouter
+from realtime.limits import Limits
+from realtime.memory.context import ContextManager
+from realtime.memory.conversation import Memory
+from realtime.memory.tokens import TokenCounter
 from realtime.metrics import Metrics
 from realtime.pipeline.turn import TurnEngine
+from realtime.store import build_long_term, build_short_term
+from realtime.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +68,35 @@ def build_voice(settings: Settings, metrics: Metrics):
     return hub, stt
 
 
+def context_lengths(settings: Settings) -> dict[str, int]:
+    """Context length per model: AVATAR_CONTEXT_TOKENS, else the embedded server's n_ctx (for the
+    embedded model), else the model's ``context_length`` in ``llm_models``."""
+    out = {m.id: m.context_length for m in settings.llm_models}
+    if settings.embedded_llm:
+        out[settings.llm_default_model] = settings.llm_embedded_ctx
+    if settings.context_tokens > 0:
+        out = {k: settings.context_tokens for k in out}
+    return out
+
+
+def build_memory(settings: Settings, llm: LLM, metrics: Metrics, llm_url: str | None):
+    short = build_short_term(settings)
+    long = build_long_term(settings)
+    outbox = Outbox(Path(settings.storage_dir) / "outbox.sqlite3", long,
+                    max_ops=settings.outbox_max_ops, metrics=metrics)
+    counter = TokenCounter(llm_url or None, settings.llm_default_model)
+    context = ContextManager(
+        llm, counter, short, model=settings.llm_default_model,
+        context_tokens=context_lengths(settings), margin=settings.context_margin_tokens,
+        summarize_ratio=settings.context_summarize_ratio, keep_ratio=settings.context_keep_ratio,
+        summary_max_tokens=settings.context_summary_max_tokens, metrics=metrics)
+    memory = Memory(short, long, outbox, context, context_ttl_s=settings.context_ttl_s)
+    limits = Limits(short, max_sessions=settings.max_concurrent_sessions,
+                    heartbeat_s=settings.session_heartbeat_s,
+                    rate_per_minute=settings.rate_limit_per_minute, metrics=metrics)
+    return memory, limits, counter
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -73,7 +108,12 @@ class Services:
     vad_hub: object | None = None  # realtime.voice.hub.VadHub
     stt: object | None = None  # realtime.voice.stt.STT
     voice_error: str | None = None
+    memory: Memory | None = None
+    limits: Limits | None = None
+    counter: TokenCounter | None = None
     sessions: set = field(default_factory=set)
+    _long_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _background: list = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, *, llm: LLM | None = None,
@@ -106,7 +146,10 @@ class Services:
         except Exception as exc:  # noqa: BLE001 - typed chat still works without voice
             log.error("voice input disabled: %s", exc)
             hub, stt, voice_error = None, None, str(exc)
-        return cls(settings, llm, tts, engine, metrics, llama, hub, stt, voice_error)
+        memory, limits, counter = build_memory(settings, llm, metrics,
+                                               llama.base_url if llama else settings.llm_base_url)
+        return cls(settings, llm, tts, engine, metrics, llama, hub, stt, voice_error, memory,
+                   limits, counter)
 
     async def start(self) -> None:
         Path(self.settings.audio_dir).mkdir(parents=True, exist_ok=True)
@@ -115,19 +158,53 @@ class Services:
             jobs.append(self.llama.start())
         if self.stt is not None:
             jobs.append(self._start_stt())
+        jobs.append(self.memory.short.start())
         await asyncio.gather(*jobs)  # load TTS voices and Whisper while the LLM server boots
         await self.llm.start()
+        await self._start_long_term()
+        await self.memory.outbox.start()
+        await self.counter.start()
         await self._warm_up()
+
+    async def _start_long_term(self) -> None:
+        """Connect, create indexes and write the presets; a store that is down at start is
+        retried in the background (history waits in the outbox meanwhile)."""
+        async def attempt() -> None:
+            from realtime.api.characters import seed_presets
+
+            await self.memory.long.start()
+            await seed_presets(self.memory.long)
+            self._long_ready.set()
+
+        try:
+            async with asyncio.timeout(self.settings.store_timeout_s * 5):
+                await attempt()
+            return
+        except Exception as exc:  # noqa: BLE001
+            log.warning("long-term store unavailable at start (%s); retrying in the background",
+                        exc)
+
+        async def retry() -> None:
+            delay = 1.0
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await attempt()
+                    log.info("long-term store is up")
+                    return
+                except Exception as exc:  # noqa: BLE001
+                    log.debug("long-term store still down: %s", exc)
+                    delay = min(delay * 2, 10.0)
+
+        self._background.append(asyncio.create_task(retry(), name="long-term-start"))
 
     async def _warm_up(self) -> None:
         """One tiny request with the default persona, so the first user turn finds the prompt
         in the server's cache (the embedded model otherwise spends ~1 s reading it)."""
         from realtime.engines.llm.base import ChatRequest, StreamStats
-        from realtime.pipeline.persona import (
-            BUILTIN_CHARACTERS, DEFAULT_CHARACTER_ID, build_system_prompt,
-        )
+        from realtime.pipeline.persona import build_system_prompt, default_character
 
-        character = BUILTIN_CHARACTERS[DEFAULT_CHARACTER_ID]
+        character = default_character()
         request = ChatRequest(messages=[
             {"role": "system", "content": build_system_prompt(character)},
             {"role": "user", "content": "Hi"}], model=self.settings.llm_default_model,
@@ -155,6 +232,13 @@ class Services:
             self.stt = None
 
     async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.memory.outbox.close()
+        for closer in (self.memory.long.close, self.memory.short.close, self.counter.aclose):
+            with contextlib.suppress(Exception):
+                await closer()
         with contextlib.suppress(Exception):
             await self.llm.aclose()
         if self.llama is not None:
@@ -183,4 +267,11 @@ class Services:
             stt_status = "unavailable"
         else:
             stt_status = "healthy" if getattr(self.stt, "started", True) else "unhealthy"
-        return {"llm": llm_status, "tts": tts_status, "stt": stt_status}
+        short_ok, long_ok = await asyncio.gather(self.memory.short.ping(),
+                                                 self.memory.long.ping())
+        return {"llm": llm_status, "tts": tts_status, "stt": stt_status,
+                "short_term_store": f"{self.memory.short.name}: "
+                                    f"{'healthy' if short_ok else 'unhealthy'}",
+                "long_term_store": f"{self.memory.long.name}: "
+                                   f"{'healthy' if long_ok else 'unhealthy'}",
+                "outbox_pending": self.memory.outbox.pending}

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 
 import orjson
 from pydantic import ValidationError
 
 from realtime.config import Settings
-from realtime.errors import ProtocolError
+from realtime.auth import ANONYMOUS_USER
+from realtime.characters import load_presets
+from realtime.errors import ApiError, ProtocolError
+from realtime.memory.conversation import Conversation, Memory
 from realtime.pipeline.persona import (
-    BUILTIN_CHARACTERS, DEFAULT_CHARACTER_ID, Character, build_system_prompt,
-    character_from_persona,
+    Character, build_system_prompt, character_from_persona, default_character,
 )
 from realtime.pipeline.response import Response, Sink, TurnSpec
 from realtime.pipeline.turn import TurnEngine
@@ -26,20 +29,29 @@ from realtime.protocol.messages import (
 )
 from realtime.voice.input import VoiceInput, VoiceTurn
 
+log = logging.getLogger(__name__)
+
 
 class Session:
     KEEP_RESPONSES = 32
 
     def __init__(self, settings: Settings, engine: TurnEngine, sink: Sink,
                  tg: asyncio.TaskGroup, voice_ids: set[str], *, vad_hub=None, stt=None,
-                 metrics=None) -> None:
-        self.id = uuid.uuid4().hex
+                 metrics=None, memory: Memory | None = None, user_id: str = ANONYMOUS_USER,
+                 session_id: str | None = None, find_character=None, limits=None,
+                 bind_voice=None) -> None:
+        self.id = session_id or uuid.uuid4().hex
+        self.user_id = user_id
+        self.find_character = find_character  # async (character_id, user_id) -> Character
+        self.limits = limits
+        self.bind_voice = bind_voice  # (Character) -> voice id | None
+        self.conv = Conversation(memory, self.id, user_id) if memory is not None else None
         self.settings = settings
         self.engine = engine
         self.sink = sink
         self.tg = tg
         self.voice_ids = voice_ids
-        self.character: Character = BUILTIN_CHARACTERS[DEFAULT_CHARACTER_ID]
+        self.character: Character = default_character()
         self.scenario = None
         self.language = self.character.language
         self.voice: str | None = None
@@ -49,7 +61,6 @@ class Session:
         self.model = settings.llm_default_model
         self.temperature = settings.llm_temperature
         self.max_tokens = settings.llm_max_tokens
-        self.history: deque[dict[str, str]] = deque(maxlen=settings.history_max_messages)
         self.responses: OrderedDict[int, Response] = OrderedDict()
         self.active: Response | None = None
         self._next_id = 1
@@ -99,7 +110,8 @@ class Session:
             await self.dispatch(msg)
         except ProtocolError as exc:
             await self.sink.json(ErrorMsg(code=exc.code, message=str(exc),
-                                          response_id=exc.response_id))
+                                          response_id=exc.response_id,
+                                          retry_after=exc.retry_after))
 
     async def handle_binary_frame(self, data: bytes) -> None:
         """One microphone frame (PCM16LE at the session's input rate); errors become events."""
@@ -114,7 +126,7 @@ class Session:
 
     async def dispatch(self, msg) -> None:
         if isinstance(msg, SessionUpdate):
-            self.update(msg)
+            await self.update(msg)
             await self.sink.json(SessionUpdated(session=self.config()))
         elif isinstance(msg, InputText):
             await self.input_text(msg.text)
@@ -140,13 +152,11 @@ class Session:
             loop = asyncio.get_running_loop()
             await self.sink.json(Pong(id=msg.id, server_time_ms=round(loop.time() * 1000, 1)))
 
-    def update(self, msg: SessionUpdate) -> None:
+    async def update(self, msg: SessionUpdate) -> None:
         """Validate everything first, then apply: a rejected update changes nothing."""
         character = self.character
         if msg.character_id is not None:
-            if msg.character_id not in BUILTIN_CHARACTERS:
-                raise ProtocolError("NOT_FOUND", f"unknown character {msg.character_id!r}")
-            character = BUILTIN_CHARACTERS[msg.character_id]
+            character = await self._character(msg.character_id)
         if msg.persona is not None:
             character = character_from_persona(msg.persona)
         if msg.voice is not None and msg.voice not in self.voice_ids:
@@ -164,6 +174,8 @@ class Session:
             self.character = character
             if msg.language is None:
                 self.language = character.language
+            if msg.voice is None:
+                self.voice = self.bind_voice(character) if self.bind_voice else None
         if "scenario" in msg.model_fields_set:
             self.scenario = msg.scenario
         for name in ("language", "voice", "tts_enabled", "tts_mode", "tts_delay_ms", "model",
@@ -179,6 +191,22 @@ class Session:
             if msg.barge_in is not None:
                 self.mic.barge_in = msg.barge_in
 
+    async def _character(self, character_id: str) -> Character:
+        if self.find_character is None:  # no store (unit use): the presets
+            presets = load_presets()
+            if character_id not in presets:
+                raise ProtocolError("NOT_FOUND", f"unknown character {character_id!r}")
+            return presets[character_id]
+        try:
+            return await self.find_character(character_id, self.user_id)
+        except ApiError as exc:
+            raise ProtocolError(exc.code, exc.message, retry_after=exc.retry_after) from None
+
+    @property
+    def history(self) -> list[dict]:
+        """Earlier turns in the context (after the summary, if any)."""
+        return self.conv.messages if self.conv is not None else []
+
     # ------------------------------------------------------------------ turns
     def _new_id(self) -> int:
         rid = self._next_id
@@ -193,9 +221,21 @@ class Session:
         if len(text) > self.settings.max_text_chars:
             raise ProtocolError("TEXT_TOO_LONG",
                                 f"text over {self.settings.max_text_chars} characters")
+        if self.limits is not None:
+            try:
+                await self.limits.check_rate(self.user_id)
+            except ApiError as exc:
+                raise ProtocolError(exc.code, exc.message, retry_after=exc.retry_after) from None
         await self._interrupt(self.active, "new_input")
-        messages = [{"role": "system", "content": self.system_prompt()}, *self.history,
-                    {"role": "user", "content": text}]
+        t_context = time.perf_counter()
+        system = self.system_prompt()
+        if self.conv is not None:
+            prepared, user = await self.conv.prepare(system, text, self.max_tokens,
+                                                     self.language)
+            messages = prepared.messages
+        else:
+            prepared, user = None, {"id": uuid.uuid4().hex, "role": "user", "content": text}
+            messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
         spec = TurnSpec(
             response_id=self._new_id(), messages=messages, model=self.model,
             temperature=self.temperature, max_tokens=self.max_tokens, language=self.language,
@@ -203,6 +243,13 @@ class Session:
             tts_delay_ms=self.tts_delay_ms, source="voice" if voice else "text",
             utterance_id=voice.utterance_id if voice else None)
         resp = Response(spec)
+        resp.t0 = t_context  # building the prompt is server time the user waits for
+        resp.timings.context_ms = round((time.perf_counter() - t_context) * 1000.0, 2)
+        resp.user_message_id = user["id"]
+        resp.message_id = uuid.uuid4().hex
+        if prepared is not None:
+            resp.context_summarized = prepared.summarized
+            resp.context_tokens = prepared.prompt_tokens
         if voice is not None:
             resp.t0 = voice.t0
             t = resp.timings
@@ -210,7 +257,7 @@ class Session:
             t.stt_done = round((voice.stt_done - voice.t0) * 1000.0, 2)
             t.stt_ms = voice.stt_ms
             t.endpoint_ms = round(voice.endpoint_ms, 1)
-        self._start(resp, user_text=text)
+        self._start(resp, user_text=user)
 
     async def speak(self, response_id: int) -> None:
         old = self.responses.get(response_id)
@@ -226,26 +273,53 @@ class Session:
             tts_mode="realtime", speak_sentences=sentences, source="speak")
         self._start(Response(spec), user_text=None)
 
-    def _start(self, resp: Response, user_text: str | None) -> None:
+    def _start(self, resp: Response, user_text: dict | None) -> None:
         resp.rate = self.rate
         self.responses[resp.id] = resp
         while len(self.responses) > self.KEEP_RESPONSES:
             self.responses.popitem(last=False)
         self.active = resp
+        if user_text is not None and self.conv is not None:
+            resp.on_finish = lambda: self._record(resp, user_text)
         resp.task = self.tg.create_task(self._run(resp, user_text), name=f"response-{resp.id}")
 
-    async def _run(self, resp: Response, user_text: str | None) -> None:
+    async def _run(self, resp: Response, user: dict | None) -> None:
         try:
             await self.engine.run(resp, self.sink, self.rate)
         finally:
             if self.active is resp:
                 self.active = None
-            if user_text is not None:
-                self.history.append({"role": "user", "content": user_text})
-                said = resp.heard_text() if resp.status == "interrupted" else resp.text
-                if said:
-                    resp.history_entry = {"role": "assistant", "content": said}
-                    self.history.append(resp.history_entry)
+
+    async def _record(self, resp: Response, user: dict) -> None:
+        """Keep the turn: the context gets what the user heard; the store gets everything."""
+        interrupted = resp.status == "interrupted"
+        said = resp.heard_text() if interrupted else resp.text
+        assistant = None
+        if resp.text:
+            assistant = {"id": resp.message_id, "role": "assistant", "content": said}
+            resp.history_entry = assistant if said else None
+        spec = resp.spec
+        meta = {
+            "common": {"character_id": self.character.id, "language": spec.language,
+                       "source": spec.source, "response_id": resp.id},
+            "user": {"utterance_id": spec.utterance_id},
+            "assistant": {
+                "model": spec.model, "status": resp.status, "interrupted": interrupted,
+                "heard_text": said if interrupted else None,
+                "generated_text": resp.text if interrupted else None,
+                "audio_url": None, "audio_ms": round(resp.audio_ms, 1),
+                "timings": resp.timings.model_dump(exclude_none=True),
+                "usage": resp.usage.model_dump(), "context_summarized": resp.context_summarized,
+                "error": resp.error},
+        }
+        session_doc = {"character_id": self.character.id, "title": user["content"][:80],
+                       "system_prompt": self.system_prompt()}
+        try:
+            await self.conv.record(user, assistant if assistant else None, meta=meta,
+                                   session_doc=session_doc)
+            self.conv.after_turn(self.system_prompt(), self.max_tokens, self.language)
+        except Exception:  # noqa: BLE001 - keeping history must never break the session
+            log.exception("recording the turn failed")
 
     async def _interrupt(self, resp: Response | None, reason: str) -> bool:
         """Stop ``resp`` where the user's playback is: the one place a response is cut short.
@@ -275,14 +349,8 @@ class Session:
             return True
         resp.status = "interrupted"
         entry = resp.history_entry
-        if entry is not None:
-            if heard:
-                entry["content"] = heard
-            else:
-                for i, m in enumerate(self.history):
-                    if m is entry:
-                        del self.history[i]
-                        break
+        if entry is not None and self.conv is not None:
+            await self.conv.edit(entry, heard)
         await self.sink.json(Animation(response_id=resp.id, t_ms=resp.stop_ms,
                                        action="talk_end"))
         return True
@@ -317,6 +385,9 @@ class Session:
             if resp.task:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await resp.task
+        if self.conv is not None:
+            with contextlib.suppress(Exception):
+                await self.conv.close()
 
 
 def _short(exc: ValidationError) -> str:

@@ -71,5 +71,12 @@ from pathlib import Path
 from realtime.config import Settings
 from realtime.engines.tts.piper_engine import ensure_aligned_voice
 print('    voice:', ensure_aligned_voice(Path(Settings().storage_dir) / 'models'))"
+if [[ $WITH_TEST == 1 ]] && ! command -v redis-server >/dev/null; then
+  # the store tests run a real redis-server (the MongoDB wire server, nx-27017, is a pip package)
+  say "installing redis-server (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  # the package may start a system instance; the tests start their own on free ports
+  (service redis-server stop || pkill -x redis-server || true) >/dev/null 2>&1
+fi
 touch "$STAMP"
 say "installed into .venv"

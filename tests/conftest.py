@@ -45,12 +45,33 @@ class Live:
 
 
 @pytest.fixture(scope="session")
-def live(tmp_path_factory) -> Iterator[Live]:
-    """The app with the embedded llama.cpp server, Piper and espeak-ng (started once)."""
+def live(tmp_path_factory, redis_server, mongo_server) -> Iterator[Live]:
+    """The app with the embedded llama.cpp server, Piper, espeak-ng, Whisper and the production
+    stores: a real redis-server and a real MongoDB wire server (started once)."""
     tmp = tmp_path_factory.mktemp("live")
-    app = create_app(embedded_settings(tmp))
+    app = create_app(embedded_settings(tmp, redis_url=redis_server.url,
+                                       mongo_url=mongo_server.url, mongo_database="live",
+                                       rate_limit_per_minute=0, max_concurrent_sessions=200))
     with serve(app) as url:
         yield Live(url, app)
+
+
+@pytest.fixture
+def second_app(live, tmp_path):
+    """Start more apps beside ``live``, sharing its llama.cpp server (no second model load),
+    without voice input: ``with second_app(**settings) as (url, app): ...``."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def start(storage: Path | None = None, **overrides):
+        settings = embedded_settings(
+            storage or tmp_path, llm_base_url=live.services.llama.base_url, voice_enabled=False,
+            **overrides)
+        app = create_app(settings)
+        with serve(app) as url:
+            yield url, app
+
+    return start
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +80,28 @@ def piper_voice():
     from tests.speech import load_piper_voice
 
     return load_piper_voice()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server (installed by the test command) on a free port."""
+    from tests.servers import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory):
+    """A real MongoDB wire-protocol server (nx-27017) on a free port."""
+    from tests.servers import MongoWireServer
+
+    server = MongoWireServer(tmp_path_factory.mktemp("mongo"))
+    server.start()
+    yield server
+    server.stop()
 
 
 def ws_url(http_url: str) -> str:

@@ -302,3 +302,31 @@ def test_voices_and_supports():
     (v,) = engine.voices()
     assert (v.id, v.name, v.language, v.engine) == ("mina", "Mina", "ko", "gpt_sovits")
     assert engine.supports("ko") and engine.supports("yue") and not engine.supports("de")
+
+
+async def test_character_reference_voice_reaches_gpt_sovits(stand_in):
+    """A character's GPT-SoVITS binding (its own reference clip) is what the request carries."""
+    from realtime.characters import Character
+    from realtime.engines.tts.router import TTSRouter
+
+    app, url = stand_in
+    engine = make_engine(url)
+    router = TTSRouter([engine])
+    await router.start()
+    try:
+        juno = Character(id="juno1", name="Juno", language="ko", voice={
+            "engine": "gpt_sovits", "ref_audio_path": "/refs/juno.wav",
+            "prompt_text": "반가워요", "prompt_lang": "ko"})
+        voice = router.bind_character_voice(juno)
+        assert voice == "gpt_sovits:char-juno1"
+        picked, local = router.pick("ko", voice)
+        app.state.requests.clear()
+        async for _ in picked.synthesize("좋아요.", language="ko", voice=local):
+            pass
+        sent = app.state.requests[0]["json"]
+        assert (sent["ref_audio_path"], sent["prompt_text"], sent["prompt_lang"]) == (
+            "/refs/juno.wav", "반가워요", "ko")
+        plain = Character(id="p", name="P", voice={"voice_id": "nope:none"})
+        assert router.bind_character_voice(plain) is None  # unknown here: default voice
+    finally:
+        await router.aclose()

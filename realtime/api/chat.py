@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Literal
@@ -12,17 +14,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from realtime.api.deps import ServicesDep
+from realtime.api.characters import find_character
+from realtime.api.deps import ServicesDep, UserDep
 from realtime.errors import ApiError
+from realtime.memory.conversation import turn_ops
+from realtime.memory.stateless import prepare_stateless
 from realtime.pipeline.audio import write_wav
-from realtime.pipeline.persona import (
-    BUILTIN_CHARACTERS, DEFAULT_CHARACTER_ID, Character, build_system_prompt,
-)
+from realtime.pipeline.persona import Character, build_system_prompt, default_character
 from realtime.pipeline.response import Response, TurnSpec
 from realtime.protocol.messages import Scenario, TtsMode
 from realtime.services import Services
 from realtime.sinks import CollectSink, QueueSink
+from realtime.store.base import StoreUnavailable
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 
 
@@ -40,7 +45,9 @@ class ChatBody(BaseModel):
     persona: str | None = Field(None, max_length=4000)
     character_id: str | None = Field(None, max_length=100)
     scenario: Scenario | None = None
-    session_id: str | None = Field(None, max_length=100)
+    session_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                   description="Keep this conversation's history (and summary) "
+                                               "under this id; a new one is made if absent")
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(None, ge=1, le=4096)
     model: str | None = Field(None, max_length=200)
@@ -52,19 +59,60 @@ class ChatBody(BaseModel):
     tts_streaming_mode: int = Field(0, ge=0, le=3)
 
 
-def _spec(services: Services, body: ChatBody) -> tuple[TurnSpec, str]:
+class _Turn:
+    """One REST turn: its spec, the stored ids and how to record it."""
+
+    def __init__(self, spec: TurnSpec, session_id: str, user: dict, character_id: str,
+                 system: str, summarized: bool, tokens: int) -> None:
+        self.spec, self.session_id, self.user = spec, session_id, user
+        self.character_id, self.system = character_id, system
+        self.summarized, self.tokens = summarized, tokens
+
+    t0: float | None = None
+
+    def response(self) -> Response:
+        resp = Response(self.spec)
+        if self.t0 is not None:  # the prompt (history, summary) is server time too
+            resp.t0 = self.t0
+            resp.timings.context_ms = round((time.perf_counter() - self.t0) * 1000.0, 2)
+        resp.message_id, resp.user_message_id = uuid.uuid4().hex, self.user["id"]
+        resp.context_summarized, resp.context_tokens = self.summarized, self.tokens
+        return resp
+
+    async def record(self, services: Services, user_id: str, resp: Response,
+                     audio_url: str | None = None) -> None:
+        spec = resp.spec
+        assistant = None
+        if resp.text:
+            assistant = {"id": resp.message_id, "role": "assistant", "content": resp.text}
+        meta = {"common": {"character_id": self.character_id, "language": spec.language,
+                           "source": "rest"},
+                "assistant": {"model": spec.model, "status": resp.status,
+                              "interrupted": resp.status == "interrupted",
+                              "audio_url": audio_url, "audio_ms": round(resp.audio_ms, 1),
+                              "timings": resp.timings.model_dump(exclude_none=True),
+                              "usage": resp.usage.model_dump(),
+                              "context_summarized": resp.context_summarized,
+                              "error": resp.error}}
+        ops = turn_ops(self.session_id, user_id, self.user, assistant, meta,
+                       {"character_id": self.character_id, "title": self.user["content"][:80],
+                        "system_prompt": self.system})
+        try:
+            await services.memory.outbox.put(ops)
+        except Exception:  # noqa: BLE001 - the answer is still returned
+            log.exception("could not keep a REST turn")
+
+
+async def _turn(services: Services, body: ChatBody, user_id: str) -> _Turn:
+    t0 = time.perf_counter()
     s = services.settings
     if body.character_id is not None:
-        if body.character_id not in BUILTIN_CHARACTERS:
-            raise ApiError("NOT_FOUND", f"unknown character {body.character_id!r}")
-        character = BUILTIN_CHARACTERS[body.character_id]
+        character = await find_character(services, body.character_id, user_id)
     else:
-        character = BUILTIN_CHARACTERS[DEFAULT_CHARACTER_ID]
+        character = default_character()
     if body.persona:
-        character = Character(id="custom", name=character.name if body.character_id else "",
-                              persona=body.persona, language=character.language)
-        if not character.name:
-            character.name = "the character"
+        character = Character(id="custom", description=body.persona, language=character.language,
+                              name=character.name if body.character_id else "the character")
     model = body.model or s.llm_default_model
     if model not in {m.id for m in s.llm_models}:
         raise ApiError("NOT_FOUND", f"unknown model {model!r}")
@@ -74,29 +122,49 @@ def _spec(services: Services, body: ChatBody) -> tuple[TurnSpec, str]:
         raise ApiError("VALIDATION_ERROR", "the last message must be the user's")
     if len(body.messages[-1].content) > s.max_text_chars:
         raise ApiError("TEXT_TOO_LONG", f"text over {s.max_text_chars} characters")
+    session_id = body.session_id or uuid.uuid4().hex
+    if body.session_id is not None:
+        try:
+            doc = await services.memory.long.get_session(body.session_id)
+        except StoreUnavailable:
+            doc = None  # history waits in the outbox; the listing only shows the owner's rows
+        if doc is not None and doc.get("user_id") != user_id:
+            raise ApiError("NOT_FOUND", f"unknown session {body.session_id!r}")
     language = body.language or character.language
     system = build_system_prompt(character, body.scenario, language)
     extra = [m.content for m in body.messages if m.role == "system"]
     if extra:
         system += "\n\n" + "\n".join(extra)
-    history = [m.model_dump() for m in body.messages if m.role != "system"]
+    history = [m.model_dump() for m in body.messages[:-1] if m.role != "system"]
+    max_tokens = body.max_tokens or s.llm_max_tokens
+    prepared, user = await prepare_stateless(
+        services.memory, user_id, session_id, system, history, body.messages[-1].content,
+        max_tokens, language, model)
+    voice = body.voice if body.voice is not None else \
+        services.tts.bind_character_voice(character)
     spec = TurnSpec(
-        response_id=1, messages=[{"role": "system", "content": system}, *history], model=model,
+        response_id=1, messages=prepared.messages, model=model,
         temperature=body.temperature if body.temperature is not None else s.llm_temperature,
-        max_tokens=body.max_tokens or s.llm_max_tokens, language=language, voice=body.voice,
+        max_tokens=max_tokens, language=language, voice=voice,
         tts_enabled=body.tts_enabled, tts_mode=body.tts_mode, tts_delay_ms=body.tts_delay_ms)
-    return spec, body.session_id or str(uuid.uuid4())
+    turn = _Turn(spec, session_id, user, character.id, system, prepared.summarized,
+                 prepared.prompt_tokens)
+    turn.t0 = t0
+    return turn
 
 
 @router.post("", summary="One chat turn (text, optional audio file)")
-async def chat(body: ChatBody, services: ServicesDep) -> dict:
-    spec, session_id = _spec(services, body)
-    if spec.tts_mode == "delayed":
-        spec.tts_delay_ms = 0  # one JSON answer: nothing to delay against
-    sink = CollectSink()
-    resp = Response(spec)
-    await services.engine.run(resp, sink)
+async def chat(body: ChatBody, services: ServicesDep, user_id: UserDep) -> dict:
+    async with services.limits.slot(f"rest:{uuid.uuid4().hex}"):
+        turn = await _turn(services, body, user_id)
+        spec = turn.spec
+        if spec.tts_mode == "delayed":
+            spec.tts_delay_ms = 0  # one JSON answer: nothing to delay against
+        sink = CollectSink()
+        resp = turn.response()
+        await services.engine.run(resp, sink)
     if resp.status != "completed":
+        await turn.record(services, user_id, resp)
         err = resp.error or {"code": "GENERATION_FAILED", "message": "generation failed"}
         code = "SERVICE_UNAVAILABLE" if err["code"] == "SERVICE_UNAVAILABLE" else \
             "GENERATION_FAILED"
@@ -109,11 +177,13 @@ async def chat(body: ChatBody, services: ServicesDep) -> dict:
         await asyncio.to_thread(write_wav, services.settings.audio_dir / f"{file_id}.wav", pcm,
                                 rate)
         audio_url = f"/media/audio/{file_id}.wav"
+    await turn.record(services, user_id, resp, audio_url)
     visemes = [v for e in sink.of_type("response.visemes") for v in e.visemes]  # type: ignore
     return {"success": True, "data": {
         "content": resp.text,
         "usage": resp.usage.model_dump(),
-        "session_id": session_id,
+        "session_id": turn.session_id,
+        "message_id": resp.message_id,
         "model": spec.model,
         "audio_url": audio_url,
         "audio_duration_ms": round(len(pcm) * 1000.0 / rate, 1) if len(pcm) else None,
@@ -121,15 +191,24 @@ async def chat(body: ChatBody, services: ServicesDep) -> dict:
         "visemes": [v.model_dump() for v in visemes],
         "animations": [e.model_dump() for e in sink.of_type("avatar.animation")],
         "timings": resp.timings.model_dump(),
-        "context_summarized": False,
+        "context_summarized": resp.context_summarized,
+        "context_tokens": resp.context_tokens,
     }}
 
 
 @router.post("/stream", summary="One chat turn as Server-Sent Events (same events as /ws)")
-async def chat_stream(body: ChatBody, services: ServicesDep, request: Request) -> StreamingResponse:
-    spec, _ = _spec(services, body)
+async def chat_stream(body: ChatBody, services: ServicesDep, user_id: UserDep,
+                      request: Request) -> StreamingResponse:
+    holder = f"rest:{uuid.uuid4().hex}"
+    await services.limits.acquire(holder)
+    try:
+        turn = await _turn(services, body, user_id)
+    except BaseException:
+        await services.limits.release(holder)
+        raise
     sink = QueueSink(services.settings.output_sample_rate)
-    resp = Response(spec)
+    resp = turn.response()
+    resp.on_finish = lambda: turn.record(services, user_id, resp)
 
     async def run() -> None:
         try:
@@ -147,13 +226,15 @@ async def chat_stream(body: ChatBody, services: ServicesDep, request: Request) -
                 resp.interrupt()  # client went away: stop the LLM stream and synthesis
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+            await services.limits.release(holder)
 
     return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+                                      "X-Session-Id": turn.session_id})
 
 
 @router.get("/models", summary="Configured chat models")
-async def models(services: ServicesDep) -> dict:
+async def models(services: ServicesDep, _: UserDep) -> dict:
     s = services.settings
     return {"success": True, "data": {"models": [m.model_dump() for m in s.llm_models],
                                       "default": s.llm_default_model}}

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
+from realtime.auth import resolve_user
 from realtime.config import Settings
 from realtime.services import Services
 
@@ -22,5 +23,15 @@ def get_settings(request: Request) -> Settings:
     return services_of(request.app).settings
 
 
+async def current_user(request: Request) -> str:
+    """The caller's user id (token mode: from the Bearer token), counted against the user's
+    rate limit: every authenticated REST call is one request."""
+    services = services_of(request.app)
+    user = resolve_user(services.settings, request.headers.get("authorization"))
+    await services.limits.check_rate(user)
+    return user
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+UserDep = Annotated[str, Depends(current_user)]

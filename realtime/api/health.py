@@ -18,7 +18,8 @@ async def health(services: ServicesDep) -> dict:
     checks = await services.health()
     tts = checks["tts"]
     ok = (checks["llm"] == "healthy" and all(v == "healthy" for v in tts.values())  # type: ignore[union-attr]
-          and checks["stt"] in ("healthy", "disabled"))
+          and checks["stt"] in ("healthy", "disabled")
+          and "unhealthy" not in checks["short_term_store"] + checks["long_term_store"])
     llama = services.llama
     return {"success": True, "data": {
         "status": "healthy" if ok else "degraded",
@@ -29,6 +30,9 @@ async def health(services: ServicesDep) -> dict:
         "tts": tts,
         "stt": checks["stt"],
         "voice_error": services.voice_error,
+        "short_term_store": checks["short_term_store"],
+        "long_term_store": checks["long_term_store"],
+        "outbox_pending": checks["outbox_pending"],
         "sessions": len(services.sessions),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }}

@@ -17,13 +17,14 @@ import io
 import numpy as np
 import soundfile as sf
 import soxr
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
-from realtime.api.deps import ServicesDep
+from realtime.api.deps import ServicesDep, current_user
 from realtime.errors import ApiError
 from realtime.voice.stt import STTError
 
-router = APIRouter(prefix="/api/stt", tags=["stt"])
+router = APIRouter(prefix="/api/stt", tags=["stt"],
+                   dependencies=[Depends(current_user)])
 
 _TYPES = ("audio/", "application/octet-stream")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from realtime.api.deps import ServicesDep
+from realtime.api.deps import ServicesDep, current_user
 from realtime.engines.tts.base import TTSError
 from realtime.errors import ApiError
 from realtime.pipeline.audio import write_wav
@@ -16,7 +16,8 @@ from realtime.pipeline.chunker import SentenceChunker
 from realtime.pipeline.response import Response, TurnSpec
 from realtime.sinks import CollectSink
 
-router = APIRouter(prefix="/api/tts", tags=["tts"])
+router = APIRouter(prefix="/api/tts", tags=["tts"],
+                   dependencies=[Depends(current_user)])
 
 
 class TTSBody(BaseModel):

@@ -7,54 +7,16 @@ and add the spoken-reply rules every voice turn needs (short, no markdown, optio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from realtime.characters.model import DEFAULT_CHARACTER_ID, Character, load_presets
 from realtime.protocol.messages import Persona, Scenario
 
-
-@dataclass(slots=True)
-class Character:
-    id: str
-    name: str
-    language: str = "en"
-    persona: str = ""
-    personality: str = ""
-    speech_style: str = ""
-    likes: list[str] = field(default_factory=list)
-    dislikes: list[str] = field(default_factory=list)
-    background: str = ""
-    voice: str | None = None
-    greeting: str = ""
+__all__ = ["DEFAULT_CHARACTER_ID", "Character", "build_system_prompt", "character_from_persona",
+           "default_character"]
 
 
-BUILTIN_CHARACTERS: dict[str, Character] = {
-    c.id: c
-    for c in (
-        Character(
-            id="mina",
-            name="Mina",
-            language="en",
-            personality="Warm, curious and upbeat; a good listener who asks one question back.",
-            speech_style="Casual, friendly, short sentences.",
-            likes=["baking bread", "night walks", "old sci-fi films"],
-            dislikes=["rudeness", "cold coffee"],
-            background="A guide who lives in a small seaside town and loves meeting travellers.",
-            greeting="Hi, I'm Mina! What brings you here today?",
-        ),
-        Character(
-            id="haneul",
-            name="하늘",
-            language="ko",
-            personality="차분하고 다정하며 유머 감각이 있다.",
-            speech_style="부드러운 존댓말, 짧은 문장.",
-            likes=["별 보기", "따뜻한 차"],
-            dislikes=["소음"],
-            background="서울의 작은 천문대에서 일하는 안내원.",
-            greeting="안녕하세요, 하늘이에요. 오늘은 어떤 이야기를 나눠 볼까요?",
-        ),
-    )
-}
-DEFAULT_CHARACTER_ID = "mina"
+def default_character() -> Character:
+    return load_presets()[DEFAULT_CHARACTER_ID]
+
 
 _RULES = {
     "en": (
@@ -74,47 +36,58 @@ _RULES = {
         "- 이전 대화의 맥락을 고려하여 응답하세요."
     ),
 }
+_FIELDS = ("personality", "speech_style", "appearance", "likes", "dislikes", "habits",
+           "thoughts", "features", "job", "age", "gender", "species", "height", "source_work",
+           "worldview", "sample_dialogue", "guidelines")
 _LABELS = {
-    "en": ("You are {name}.", "Current situation", "Background", "Other party", "Personality",
-           "Speaking style", "Likes", "Dislikes"),
-    "ko": ("당신은 {name}입니다.", "현재 상황", "배경", "상대방", "성격", "말투", "좋아하는 것",
-           "싫어하는 것"),
+    "en": {"you": "You are {name}.", "situation": "Current situation",
+           "background": "Background", "opponent": "Other party", "personality": "Personality",
+           "speech_style": "Speaking style", "appearance": "Appearance", "likes": "Likes",
+           "dislikes": "Dislikes", "habits": "Habits", "thoughts": "Thoughts",
+           "features": "Features", "job": "Job", "age": "Age", "gender": "Gender",
+           "species": "Species", "height": "Height", "source_work": "From",
+           "worldview": "World", "sample_dialogue": "Example of how you talk",
+           "guidelines": "Character rules"},
+    "ko": {"you": "당신은 {name}입니다.", "situation": "현재 상황", "background": "배경",
+           "opponent": "상대방", "personality": "성격", "speech_style": "말투",
+           "appearance": "외모", "likes": "좋아하는 것", "dislikes": "싫어하는 것",
+           "habits": "습관", "thoughts": "생각", "features": "특징", "job": "직업",
+           "age": "나이", "gender": "성별", "species": "종족", "height": "키",
+           "source_work": "출처", "worldview": "세계관", "sample_dialogue": "말투 예시",
+           "guidelines": "캐릭터 규칙"},
 }
 
 
 def character_from_persona(p: Persona) -> Character:
-    return Character(id="custom", name=p.name, persona=p.persona, language=p.language or "en")
+    lang = (p.language or "en").split("-")[0]
+    return Character(id="custom", name=p.name, description=p.persona,
+                     language=lang if lang in ("en", "ko") else "en")
 
 
 def build_system_prompt(character: Character, scenario: Scenario | None = None,
                         language: str | None = None) -> str:
+    """The seeds' roleplay template: who you are, the character sheet, the situation, rules."""
     lang = (language or character.language or "en").split("-")[0]
     labels = _LABELS.get(lang, _LABELS["en"])
-    you, situation, background, opponent, pers, style, likes, dislikes = labels
-    lines = [you.format(name=character.name)]
-    if character.persona:
-        lines.append(character.persona)
-    if character.personality:
-        lines.append(f"{pers}: {character.personality}")
-    if character.speech_style:
-        lines.append(f"{style}: {character.speech_style}")
-    if character.likes:
-        lines.append(f"{likes}: {', '.join(character.likes)}")
-    if character.dislikes:
-        lines.append(f"{dislikes}: {', '.join(character.dislikes)}")
-    if character.background and not (scenario and scenario.background):
-        lines.append(f"{background}: {character.background}")
-    if scenario:
-        block = []
-        if scenario.situation:
-            block.append(f"{situation}: {scenario.situation}")
-        if scenario.background:
-            block.append(f"{background}: {scenario.background}")
-        if scenario.opponent:
-            block.append(f"{opponent}: {scenario.opponent}")
-        if block:
-            lines.append("")
-            lines.extend(block)
+    lines = [labels["you"].format(name=character.name)]
+    if character.description:
+        lines.append(character.description)
+    for name in _FIELDS:
+        value = getattr(character, name)
+        if isinstance(value, list):
+            value = ", ".join(value)
+        if value:
+            lines.append(f"{labels[name]}: {value}")
+    block = []
+    if scenario and scenario.situation:
+        block.append(f"{labels['situation']}: {scenario.situation}")
+    if scenario and scenario.background:
+        block.append(f"{labels['background']}: {scenario.background}")
+    if scenario and scenario.opponent:
+        block.append(f"{labels['opponent']}: {scenario.opponent}")
+    if block:
+        lines.append("")
+        lines.extend(block)
     lines.append("")
     lines.append(_RULES.get(lang, _RULES["en"]))
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import numpy as np
@@ -71,6 +72,11 @@ class Response:
     generation_done: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     interrupted_by_user: bool = False
+    message_id: str | None = None  # the assistant message's id in the history store
+    user_message_id: str | None = None
+    context_summarized: bool = False
+    context_tokens: int | None = None
+    on_finish: Callable[[], Awaitable[None]] | None = None  # keep the turn before response.done
 
     @property
     def id(self) -> int:

@@ -112,6 +112,21 @@ class TurnEngine:
         resp.error = {"code": code, "message": str(first)[:500]}
 
     async def _finish(self, resp: Response, sink: Sink, talk: dict[str, bool], rate: int) -> None:
+        resp.mark("done")
+        t = resp.timings
+        if t.first_audio_sent is not None:
+            # voice: the part of the STT time not hidden in the end-of-turn silence is engine time
+            stt = min(t.stt_done, t.stt_ms or 0.0) if t.stt_done is not None else 0.0
+            t.overhead_ms = round(t.first_audio_sent - stt - t.llm_wait_ms - t.tts_first_ms, 2)
+            if t.endpoint_ms is not None:
+                t.voice_to_voice_ms = round(t.endpoint_ms + t.first_audio_sent, 2)
+        if resp.on_finish is not None:  # kept first: even if the client is gone, and before
+            try:                        # it hears "done"
+                await asyncio.shield(resp.on_finish())
+            except Exception:  # noqa: BLE001 - the answer stands even if keeping it failed
+                log.exception("keeping response %s failed", resp.id)
+        if self.metrics is not None:
+            self.metrics.observe_response(resp)
         if resp.error:
             await sink.json(ErrorMsg(response_id=resp.id, **resp.error))
         if talk["started"]:
@@ -121,18 +136,11 @@ class TurnEngine:
             if resp.stop_ms is not None:  # interrupted: the mouth closes where playback stopped
                 end_ms = min(end_ms, resp.stop_ms)
             await sink.json(Animation(response_id=resp.id, t_ms=end_ms, action="talk_end"))
-        resp.mark("done")
-        t = resp.timings
-        if t.first_audio_sent is not None:
-            # voice: the part of the STT time not hidden in the end-of-turn silence is engine time
-            stt = min(t.stt_done, t.stt_ms or 0.0) if t.stt_done is not None else 0.0
-            t.overhead_ms = round(t.first_audio_sent - stt - t.llm_wait_ms - t.tts_first_ms, 2)
-            if t.endpoint_ms is not None:
-                t.voice_to_voice_ms = round(t.endpoint_ms + t.first_audio_sent, 2)
-        await sink.json(ResponseDone(response_id=resp.id, status=resp.status, text=resp.text,
-                                     timings=t, usage=resp.usage, error=resp.error))
-        if self.metrics is not None:
-            self.metrics.observe_response(resp)
+        await sink.json(ResponseDone(
+            response_id=resp.id, status=resp.status, text=resp.text, timings=t, usage=resp.usage,
+            error=resp.error, message_id=resp.message_id if resp.text else None,
+            user_message_id=resp.user_message_id, context_summarized=resp.context_summarized,
+            context_tokens=resp.context_tokens))
 
     # ------------------------------------------------------------------ stage 1: LLM
     async def _generate(self, resp: Response, sink: Sink, out: asyncio.Queue[int | None],

@@ -69,6 +69,9 @@ class Timings(_Msg):
     llm_wait_ms: float = Field(0.0, description="Time spent waiting on the LLM until the first sentence")
     tts_first_ms: float = Field(0.0, description="Time inside the TTS engine for the first sentence")
     stt_ms: float | None = Field(None, description="Time inside the speech-to-text model")
+    context_ms: float | None = Field(
+        None, description="Building the prompt from memory (history, summary, token budget); "
+                          "part of overhead_ms")
     endpoint_ms: float | None = Field(
         None, description="Voice: input audio from the end of speech to the end-of-turn decision")
     voice_to_voice_ms: float | None = Field(
@@ -186,6 +189,9 @@ class SessionReady(_Msg):
     input_audio_format: Literal["pcm16le"] = "pcm16le"
     input_sample_rates: list[int] = Field(default_factory=lambda: list(INPUT_SAMPLE_RATES))
     session: SessionConfig
+    resumed: Literal["short_term", "long_term", "empty"] | None = Field(
+        None, description="With /ws?session_id=: where the conversation's context came from")
+    context_messages: int = Field(0, description="Messages of earlier turns in the context")
 
 
 class SessionUpdated(_Msg):
@@ -246,6 +252,12 @@ class ResponseDone(_Msg):
     timings: Timings
     usage: Usage
     error: dict[str, str] | None = None
+    message_id: str | None = Field(
+        None, description="The stored assistant message (for /api/feedback); null if not kept")
+    user_message_id: str | None = None
+    context_summarized: bool = Field(
+        False, description="Older turns were summarised to fit this prompt in the context")
+    context_tokens: int | None = Field(None, description="Prompt size by the server's count")
 
 
 class ResponseInterrupted(_Msg):
@@ -315,6 +327,7 @@ class ErrorMsg(_Msg):
     code: str
     message: str
     response_id: int | None = None
+    retry_after: float | None = Field(None, description="Seconds to wait (limits)")
 
 
 class Pong(_Msg):

@@ -45,6 +45,27 @@ class TTSRouter:
                 return engine, None
         raise TTSError(f"no TTS engine speaks language {language!r}", code="VALIDATION_ERROR")
 
+    def bind_character_voice(self, character) -> str | None:
+        """The voice id a character speaks with: its GPT-SoVITS reference clip (registered
+        with the GPT-SoVITS engine as ``char-<id>``), else its ``voice_id`` when this server
+        has it, else None (the language's default voice)."""
+        binding = character.voice
+        if binding.engine == "gpt_sovits" and binding.ref_audio_path:
+            from realtime.engines.tts.sovits import GPTSoVITSEngine, SovitsVoice
+
+            for engine in self.engines:
+                if isinstance(engine, GPTSoVITSEngine):
+                    local = f"char-{character.id}"
+                    engine.add_voice(local, SovitsVoice(
+                        ref_audio_path=binding.ref_audio_path, prompt_text=binding.prompt_text,
+                        prompt_lang=binding.prompt_lang, name=character.name,
+                        language=character.language))
+                    return f"{engine.name}:{local}"
+            return None  # no GPT-SoVITS here: the default voice for the language
+        if binding.voice_id and binding.voice_id in self.voice_ids():
+            return binding.voice_id
+        return None
+
     async def health(self, timeout_s: float) -> dict[str, str]:
         async def one(engine: TTSEngine) -> str:
             try:

@@ -184,6 +184,10 @@ class GPTSoVITSEngine(TTSEngine):
     def _timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.timeout_s, connect=min(5.0, self.timeout_s))
 
+    def add_voice(self, voice_id: str, voice: SovitsVoice) -> None:
+        """Register (or replace) a reference voice, e.g. a character's own clip."""
+        self._voices[voice_id] = voice
+
     def voices(self) -> list[VoiceInfo]:
         return [
             VoiceInfo(id=vid, name=v.name or vid, language=v.language, engine=self.name,

@@ -1,0 +1,1 @@
+"""Conversation memory: token budgets, summaries and the per-session context."""
