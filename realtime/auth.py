@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("mint", help="print a token for a user")
     m.add_argument("--user", required=True)
-    m.add_argument("--ttl", type=int, default=None, help="seconds (default AVATAR_AUTH_TOKEN_TTL_S)")
+    m.add_argument("--ttl", type=int, default=None,
+                   help="seconds (default AVATAR_AUTH_TOKEN_TTL_S)")
     v = sub.add_parser("verify", help="print the user a token belongs to")
     v.add_argument("token")
     args = parser.parse_args(argv)

@@ -33,22 +33,26 @@ class Limits:
     def slot_ttl_s(self) -> float:
         return 3 * self.heartbeat_s
 
-    async def acquire(self, holder: str) -> None:
-        """Take a session slot or raise ``SERVICE_UNAVAILABLE`` with ``retry_after``."""
-        if self.max_sessions <= 0:
-            return
+    async def _check(self, limit: str, call, code: str, message: str) -> None:
+        """Ask the store; refuse with ``code`` + ``retry_after`` when it says wait; fail open."""
         try:
-            wait = await self.store.acquire_slot(POOL, holder, self.max_sessions,
-                                                 self.slot_ttl_s)
+            wait = await call
         except Exception as exc:  # noqa: BLE001 - fail open
-            log.warning("session limit not enforced (short-term store unavailable): %s", exc)
+            log.warning("%s limit not enforced (short-term store unavailable): %s", limit, exc)
             return
         if wait is not None:
             if self.metrics is not None:
-                self.metrics.refused.labels("sessions").inc()
-            raise ApiError("SERVICE_UNAVAILABLE",
-                           f"the server is at its limit of {self.max_sessions} concurrent "
-                           f"sessions; try again later", retry_after=wait)
+                self.metrics.refused.labels(limit).inc()
+            raise ApiError(code, message, retry_after=wait)
+
+    async def acquire(self, holder: str) -> None:
+        """Take a session slot or raise ``SERVICE_UNAVAILABLE`` with ``retry_after``."""
+        if self.max_sessions > 0:
+            await self._check(
+                "sessions", self.store.acquire_slot(POOL, holder, self.max_sessions,
+                                                    self.slot_ttl_s),
+                "SERVICE_UNAVAILABLE", f"the server is at its limit of {self.max_sessions} "
+                                       f"concurrent sessions; try again later")
 
     async def release(self, holder: str) -> None:
         if self.max_sessions <= 0:
@@ -77,15 +81,6 @@ class Limits:
 
     async def check_rate(self, user_id: str) -> None:
         """Count one request or turn; ``RATE_LIMITED`` with ``retry_after`` past the limit."""
-        if self.rate_per_minute <= 0:
-            return
-        try:
-            wait = await self.store.hit(f"user:{user_id}", self.rate_per_minute, 60.0)
-        except Exception as exc:  # noqa: BLE001 - fail open
-            log.warning("rate limit not enforced (short-term store unavailable): %s", exc)
-            return
-        if wait is not None:
-            if self.metrics is not None:
-                self.metrics.refused.labels("rate").inc()
-            raise ApiError("RATE_LIMITED", f"more than {self.rate_per_minute} requests a minute",
-                           retry_after=wait)
+        if self.rate_per_minute > 0:
+            await self._check("rate", self.store.hit(f"user:{user_id}", self.rate_per_minute, 60.0),
+                              "RATE_LIMITED", f"more than {self.rate_per_minute} requests a minute")

@@ -82,13 +82,18 @@ def piper_voice():
     return load_piper_voice()
 
 
+def _store_server(kind: str, tmp_path_factory):
+    from tests import servers
+
+    server = getattr(servers, kind)(tmp_path_factory.mktemp(kind))
+    server.start()
+    return server
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A real redis-server (installed by the test command) on a free port."""
-    from tests.servers import RedisServer
-
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
+    server = _store_server("RedisServer", tmp_path_factory)
     yield server
     server.stop()
 
@@ -96,10 +101,7 @@ def redis_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def mongo_server(tmp_path_factory):
     """A real MongoDB wire-protocol server (nx-27017) on a free port."""
-    from tests.servers import MongoWireServer
-
-    server = MongoWireServer(tmp_path_factory.mktemp("mongo"))
-    server.start()
+    server = _store_server("MongoWireServer", tmp_path_factory)
     yield server
     server.stop()
 

@@ -161,7 +161,8 @@ async def test_history_is_idempotent_and_ordered(long):
 async def test_patch_and_sessions_by_user(long):
     await long.apply([_session("a", "u1", 1.0), _msg(1, "a"), _session("b", "u1", 2.0),
                       _session("c", "u2", 3.0)])
-    await long.apply([{"op": "patch", "id": "a-m1", "set": {"content": "cut", "interrupted": True}}])
+    await long.apply([{"op": "patch", "id": "a-m1",
+                       "set": {"content": "cut", "interrupted": True}}])
     m = await long.get_message("a-m1")
     assert m["content"] == "cut" and m["interrupted"] is True and m["session_id"] == "a"
     assert [d["_id"] for d in await long.list_sessions("u1", 10, None)] == ["b", "a"]

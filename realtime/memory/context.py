@@ -60,8 +60,8 @@ class Prepared:
 
 class ContextManager:
     def __init__(self, llm: LLM, counter: TokenCounter, store, *, model: str,
-                 context_tokens: int | dict[str, int], margin: int = 64, summarize_ratio: float = 0.8,
-                 keep_ratio: float = 0.5, summary_max_tokens: int = 120,
+                 context_tokens: int | dict[str, int], margin: int = 64,
+                 summarize_ratio: float = 0.8, keep_ratio: float = 0.5, summary_max_tokens: int = 120,
                  summary_ttl_s: int = 86400, metrics=None) -> None:
         self.llm = llm
         self.counter = counter

@@ -18,10 +18,10 @@ class StoreUnavailable(Exception):
     """The store could not be reached (connection refused, timeout)."""
 
 
-class ShortTermStore(ABC):
-    name = "short-term"
+class _Store(ABC):
+    name = "store"
 
-    async def start(self) -> None:  # noqa: B027 - optional hook
+    async def start(self) -> None:  # noqa: B027 - optional hook (connect, create indexes)
         pass
 
     async def close(self) -> None:  # noqa: B027 - optional hook
@@ -29,6 +29,10 @@ class ShortTermStore(ABC):
 
     @abstractmethod
     async def ping(self) -> bool: ...
+
+
+class ShortTermStore(_Store):
+    name = "short-term"
 
     # --- conversation context ---------------------------------------------------------------
     @abstractmethod
@@ -78,17 +82,8 @@ class ShortTermStore(ABC):
         seconds until the next one would be."""
 
 
-class LongTermStore(ABC):
+class LongTermStore(_Store):
     name = "long-term"
-
-    async def start(self) -> None:  # noqa: B027 - optional hook (connect, create indexes)
-        pass
-
-    async def close(self) -> None:  # noqa: B027 - optional hook
-        pass
-
-    @abstractmethod
-    async def ping(self) -> bool: ...
 
     # --- history (written through the outbox: every operation is idempotent) -----------------
     @abstractmethod
