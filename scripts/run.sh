@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+bash scripts/web.sh || echo '==> the web client could not be built (see above); the server starts without it'
 exec .venv/bin/python -m realtime "$@"

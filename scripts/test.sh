@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --test
+bash scripts/web.sh --test
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
