@@ -22,6 +22,13 @@ describe('reconnection backoff', () => {
     expect(wsUrl({ protocol: 'http:', host: '127.0.0.1:8000' })).toBe('ws://127.0.0.1:8000/ws');
     expect(wsUrl({ protocol: 'https:', host: 'example.org' })).toBe('wss://example.org/ws');
   });
+
+  it('adds the token and the session to resume, leaving out empty ones', () => {
+    expect(wsUrl({ protocol: 'http:', host: 'h' }, '/ws', { token: 'a b', session_id: null }))
+      .toBe('ws://h/ws?token=a+b');
+    expect(wsUrl({ protocol: 'http:', host: 'h' }, '/ws', { token: null, session_id: 's1' }))
+      .toBe('ws://h/ws?session_id=s1');
+  });
 });
 
 describe('GET /api/characters bodies', () => {

@@ -10,12 +10,22 @@ import { Connection, wsUrl } from '../net/connection';
 import type { ClientMessage } from '../protocol/codec';
 import type { SessionUpdate } from '../protocol/generated';
 import {
-  addMessage, pushError, setSettings, useStore, type Activity, type TtsMode,
+  addMessage, DEFAULT_AVATAR, pushError, setSettings, useStore, type Activity, type TtsMode,
 } from '../state/store';
 import { handleAudio, handleEvent } from './events';
 
 const MARK_INTERVAL_MS = 250;
 const TICK_MS = 100;
+
+function sessionToken(): string | null {
+  try {
+    const fromUrl = new URLSearchParams(window.location.search).get('token');
+    if (fromUrl) sessionStorage.setItem('avatar.token', fromUrl);
+    return fromUrl ?? sessionStorage.getItem('avatar.token');
+  } catch {
+    return null;
+  }
+}
 
 export class Conversation {
   readonly player = new AudioPlayer();
@@ -37,6 +47,12 @@ export class Conversation {
   userSpeaking = false;
   awaitingResponse = false;
   hadSession = false;
+  /** The session to resume after a reconnection (`/ws?session_id=`), while the server knows it. */
+  resumeId: string | null = null;
+  /** A resume attempt is under way (its NOT_FOUND refusal is expected, not an error to show). */
+  resuming = false;
+  /** `?token=` (AVATAR_AUTH_MODE=token): kept for the tab, sent to /ws and the REST API. */
+  readonly token = sessionToken();
   readonly counters = {
     marksSent: 0,
     micFramesSent: 0,
@@ -47,13 +63,26 @@ export class Conversation {
   private lastMark: { responseId: number; ms: number } | null = null;
   private timers: ReturnType<typeof setInterval>[] = [];
 
-  constructor(url = wsUrl(window.location)) {
+  constructor() {
+    const url = () => {
+      this.resuming = this.resumeId !== null;
+      return wsUrl(window.location, '/ws', { token: this.token, session_id: this.resumeId });
+    };
     this.connection = new Connection(url, {
       onStatus: (link) => useStore.setState({ link }),
       onOpen: () => {},
       onEvent: (event) => handleEvent(this, event),
       onAudio: (frame) => handleAudio(this, frame),
       onDecodeError: (message) => pushError('DECODE_ERROR', message),
+      onClosed: (code) => {
+        // 1008 while resuming: the server no longer knows that session -> start a new one now
+        if (code === 1008 && this.resuming) {
+          this.resumeId = null;
+          this.resuming = false;
+          return 'now';
+        }
+        return 'backoff';
+      },
     });
     this.mic = new Microphone({
       onFrame: (pcm) => this.sendMicFrame(pcm),
@@ -156,9 +185,20 @@ export class Conversation {
   }
 
   async loadCharacters(): Promise<void> {
-    const result = await fetchCharacters();
+    const result = await fetchCharacters(this.token);
     if (result.status === 'ok') useStore.setState({ characters: result.characters, charactersNote: null });
     else useStore.setState({ characters: [], charactersNote: result.reason });
+    this.showCharacterAvatar();
+  }
+
+  /** The current character's own model, if the server names one (unless the user chose a file). */
+  showCharacterAvatar(): void {
+    const { characters, session, avatar } = useStore.getState();
+    if (avatar.source === 'file' || avatar.source === 'param') return;
+    const url = characters.find((ch) => ch.id === session?.character_id)?.avatarUrl ?? DEFAULT_AVATAR;
+    if (url !== avatar.url) {
+      useStore.setState({ avatar: { ...avatar, url, source: 'character', label: url.split('/').pop() ?? url } });
+    }
   }
 
   async startMic(): Promise<boolean> {

@@ -18,6 +18,7 @@ export function handleEvent(c: Conversation, ev: ServerEvent): void {
       useStore.setState({ session: ev.session });
       if (before && before.character_id !== ev.session.character_id) {
         addMessage({ role: 'note', text: `Now talking to ${ev.session.character_name}.` });
+        c.showCharacterAvatar();
       }
       return;
     }
@@ -71,6 +72,8 @@ export function handleEvent(c: Conversation, ev: ServerEvent): void {
       addMessage({ role: 'note', text: `Didn't catch that (${ev.reason.replace(/_/g, ' ')}).` });
       return;
     case 'error':
+      // refusing a resume (the server forgot that session) is expected: a new one starts at once
+      if (c.resuming && ev.code === 'NOT_FOUND') return;
       pushError(ev.code, ev.message);
       if (ev.response_id != null) {
         updateMessage(byResponse(ev.response_id), () => ({ error: `${ev.code}: ${ev.message}` }));
@@ -92,6 +95,9 @@ export function handleEvent(c: Conversation, ev: ServerEvent): void {
 function onReady(c: Conversation, ev: EventOf<'session.ready'>): void {
   const reconnected = c.hadSession;
   c.hadSession = true;
+  const resumed = c.resuming && ev.session_id === c.resumeId && ev.resumed != null && ev.resumed !== 'empty';
+  c.resuming = false;
+  c.resumeId = ev.session_id;
   c.ignored.clear();
   c.origins.clear();
   c.pendingTexts.length = 0;
@@ -108,7 +114,11 @@ function onReady(c: Conversation, ev: EventOf<'session.ready'>): void {
     messages: s.messages.map((m) => (m.status === 'streaming' ? { ...m, status: 'interrupted' } : m)),
   }));
   if (reconnected) {
-    addMessage({ role: 'note', text: 'Reconnected — a new session (earlier messages are not remembered).' });
+    addMessage({
+      role: 'note',
+      text: resumed ? 'Reconnected — the conversation goes on.'
+        : 'Reconnected — a new session (earlier messages are not remembered).',
+    });
   }
   const update = c.sessionUpdate();
   if (update) c.send(update);

@@ -50,9 +50,12 @@ export type CharactersResult =
   | { status: 'ok'; characters: CharacterInfo[] }
   | { status: 'unavailable'; reason: string };
 
-export async function fetchCharacters(fetcher: typeof fetch = fetch): Promise<CharactersResult> {
+export async function fetchCharacters(token: string | null = null,
+                                      fetcher: typeof fetch = fetch): Promise<CharactersResult> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
   try {
-    const res = await fetcher('/api/characters', { headers: { accept: 'application/json' } });
+    const res = await fetcher('/api/characters', { headers });
     if (res.status === 404) return { status: 'unavailable', reason: 'no character list on this server' };
     if (!res.ok) return { status: 'unavailable', reason: `GET /api/characters: HTTP ${res.status}` };
     return { status: 'ok', characters: parseCharacters(await res.json()) };

@@ -35,10 +35,17 @@ export interface ConnectionHandlers {
   onAudio(frame: AudioFrame): void;
   /** A frame that could not be decoded (shown to the user, never dropped silently). */
   onDecodeError(message: string): void;
+  /** The socket closed unexpectedly: 'now' retries at once (e.g. after dropping a stale
+   * resume id), 'backoff' waits as usual. */
+  onClosed?(code: number, reason: string): 'now' | 'backoff';
 }
 
-export function wsUrl(location: Pick<Location, 'protocol' | 'host'>, path = '/ws'): string {
-  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
+export function wsUrl(location: Pick<Location, 'protocol' | 'host'>, path = '/ws',
+                      query: Record<string, string | null> = {}): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v) params.set(k, v);
+  const qs = params.toString();
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}${qs ? `?${qs}` : ''}`;
 }
 
 export class Connection {
@@ -50,7 +57,8 @@ export class Connection {
   private stopped = false;
   private status: LinkStatus = { state: 'connecting', attempt: 0, retryAt: null, reason: null };
 
-  constructor(private readonly url: string, private readonly handlers: ConnectionHandlers,
+  /** `url` is evaluated at every attempt (it may carry a token and the session to resume). */
+  constructor(private readonly url: () => string, private readonly handlers: ConnectionHandlers,
               private readonly options = { pingMs: 10_000, pongTimeoutMs: 5_000 }) {}
 
   get isOpen(): boolean {
@@ -67,7 +75,7 @@ export class Connection {
     this.setStatus({ state: this.attempt === 0 ? 'connecting' : 'reconnecting', retryAt: null });
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.url);
+      ws = new WebSocket(this.url());
     } catch (err) {
       this.scheduleRetry(String(err));
       return;
@@ -87,6 +95,10 @@ export class Connection {
       this.stopHeartbeat();
       if (this.stopped) {
         this.setStatus({ state: 'closed', retryAt: null });
+        return;
+      }
+      if (this.handlers.onClosed?.(ev.code, ev.reason) === 'now') {
+        this.connect();
         return;
       }
       const why = ev.code === 1006 || ev.code === 1005

@@ -69,7 +69,14 @@ export interface AppState {
   latency: Latency | null;
   errors: ErrorItem[];
   settings: Settings;
-  avatar: { url: string; label: string; status: 'loading' | 'ready' | 'error'; message: string | null };
+  avatar: {
+    url: string;
+    label: string;
+    /** Who chose it: the default, the character (its avatar_url), a file, or `?avatar=`. */
+    source: 'default' | 'character' | 'file' | 'param';
+    status: 'loading' | 'ready' | 'error';
+    message: string | null;
+  };
 }
 
 const SETTINGS_KEY = 'avatar.settings.v1';
@@ -122,8 +129,8 @@ export const useStore = create<AppState>(() => ({
   errors: [],
   settings: loadSettings(storage),
   avatar: avatarParam
-    ? { url: avatarParam, label: avatarParam.split('/').pop() ?? avatarParam, status: 'loading', message: null }
-    : { url: DEFAULT_AVATAR, label: 'Default avatar', status: 'loading', message: null },
+    ? { url: avatarParam, label: avatarParam.split('/').pop() ?? avatarParam, source: 'param', status: 'loading', message: null }
+    : { url: DEFAULT_AVATAR, label: 'Default avatar', source: 'default', status: 'loading', message: null },
 }));
 
 let nextId = 1;

@@ -12,7 +12,7 @@ export function Settings() {
   const pickFile = (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
     if (!file) return;
-    useStore.setState((s) => ({ avatar: { ...s.avatar, url: URL.createObjectURL(file), label: file.name } }));
+    useStore.setState((s) => ({ avatar: { ...s.avatar, url: URL.createObjectURL(file), label: file.name, source: 'file' } }));
   };
   return (
     <div className="settings">
@@ -44,9 +44,12 @@ export function Settings() {
         {avatar.status === 'loading' ? `loading ${avatar.label}…`
           : avatar.status === 'error' ? `could not load ${avatar.label}: ${avatar.message}`
           : `${avatar.label} (${avatar.message})`}
-        {avatar.url !== DEFAULT_AVATAR && (
+        {(avatar.source === 'file' || avatar.source === 'param') && (
           <button type="button" className="link"
-                  onClick={() => useStore.setState((s) => ({ avatar: { ...s.avatar, url: DEFAULT_AVATAR, label: 'Default avatar' } }))}>
+                  onClick={() => {
+                    useStore.setState((s) => ({ avatar: { ...s.avatar, url: DEFAULT_AVATAR, label: 'Default avatar', source: 'default' } }));
+                    c.showCharacterAvatar();
+                  }}>
             reset
           </button>
         )}
