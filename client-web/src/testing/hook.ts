@@ -1,7 +1,8 @@
 /**
- * `window.__avatarTest` (only with `?test` in the URL): read-only probes the end-to-end tests
- * use to check what really happened in the page — samples handed to and played by the
- * AudioContext, the avatar's actual mouth morph values, states and counters.
+ * `window.__avatarTest` (only with `?test` in the URL): probes the end-to-end tests use to check
+ * what really happened in the page — samples handed to and played by the AudioContext, the
+ * avatar's actual mouth morph values, states and counters — plus two controls (freeze the
+ * rendered frame for a screenshot, force mouth shapes). See docs/client-web.md.
  */
 import type { Conversation } from '../conversation/controller';
 import { useStore } from '../state/store';
