@@ -37,11 +37,16 @@ def test_index_and_assets_are_served(site):
     assert glb.status_code == 200 and glb.content[:4] == b"glTF"
 
 
+BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
 def test_client_routes_fall_back_to_the_app(site):
     url, dist = site
     for path in ("/chat", "/characters/mina", "/settings/"):
-        r = httpx.get(url + path)
+        r = httpx.get(url + path, headers=BROWSER)
         assert r.status_code == 200 and '<div id="root">' in r.text, path
+        # only page loads: an API client asking for a missing path gets a 404
+        assert httpx.get(url + path).status_code == 404, path
 
 
 def test_server_paths_are_not_shadowed(site):
@@ -49,7 +54,7 @@ def test_server_paths_are_not_shadowed(site):
     health = httpx.get(url + "/api/health")
     assert health.status_code == 200 and health.json()["success"] is True
     for path in ("/api/nope", "/api/", "/ws", "/media/audio/none.wav", "/metrics/x", "/docs/x"):
-        r = httpx.get(url + path)
+        r = httpx.get(url + path, headers=BROWSER)
         assert r.status_code == 404, path
         assert r.headers["content-type"].startswith("application/json"), path
         assert r.json()["success"] is False and r.json()["error"]["code"] == "NOT_FOUND", path
@@ -60,8 +65,8 @@ def test_server_paths_are_not_shadowed(site):
 
 def test_missing_files_and_hidden_paths_are_404(site):
     url, dist = site
-    assert httpx.get(url + "/assets/missing-1234.js").status_code == 404
-    assert httpx.get(url + "/nope.png").status_code == 404
+    assert httpx.get(url + "/assets/missing-1234.js", headers=BROWSER).status_code == 404
+    assert httpx.get(url + "/nope.png", headers=BROWSER).status_code == 404
     stamps = [p.name for p in dist.iterdir() if p.name.startswith(".avatar-build-")]
     assert stamps and httpx.get(f"{url}/{stamps[0]}").status_code == 404
     # no way out of the build directory

@@ -1,8 +1,9 @@
 """The browser client (``client-web/dist``, built by ``scripts/web.sh``) at ``/``.
 
 Files under the build directory are served as they are (hashed ``/assets/*`` cached for a year,
-everything else revalidated); any other path that is not the server's own (``/api``, ``/ws``,
-``/docs``, ``/redoc``, ``/media``, ``/metrics``) gets ``index.html`` so client-side routes work.
+everything else revalidated). A browser navigating to any other path that is not the server's own
+(``/api``, ``/ws``, ``/docs``, ``/redoc``, ``/media``, ``/metrics``) gets ``index.html``, so
+client-side routes work; other clients (no ``text/html`` in ``Accept``) get the usual 404.
 Without a build, ``/`` says how to make one. The directory can be moved with the setting
 ``web_dist_dir`` (``AVATAR_WEB_DIST_DIR``) where the settings define it.
 """
@@ -72,7 +73,7 @@ async def web_file(path: str, request: Request) -> Response:
         immutable = path.startswith("assets/")
         cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
         return FileResponse(target, headers={"Cache-Control": cache})
-    if "." in path.rsplit("/", 1)[-1]:
-        # a missing file (a stale asset name, a typo): 404, not the app's HTML
-        raise HTTPException(status_code=404, detail=f"no such file /{path}")
+    if "." in path.rsplit("/", 1)[-1] or "text/html" not in request.headers.get("accept", ""):
+        # a missing file (a stale asset name, a typo), or not a page load: 404, not the app's HTML
+        raise HTTPException(status_code=404, detail=f"no such path /{path}")
     return _index(dist)
