@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("token")
     args = parser.parse_args(argv)
     settings = Settings()
-    if len(settings.auth_secret) < 16:
-        print("set AVATAR_AUTH_SECRET (16+ characters) first", file=sys.stderr)
+    if len(settings.auth_secret.encode()) < 32:
+        print("set AVATAR_AUTH_SECRET (32+ bytes, e.g. `openssl rand -hex 32`) first", file=sys.stderr)
         return 2
     if args.cmd == "mint":
         print(mint(settings.auth_secret, args.user, args.ttl or settings.auth_token_ttl_s))

@@ -165,8 +165,8 @@ class Settings(BaseSettings):
     @field_validator("auth_secret")
     @classmethod
     def _secret(cls, v: str, info) -> str:
-        if info.data.get("auth_mode") == "token" and len(v) < 16:
-            raise ValueError("auth_mode=token needs auth_secret of at least 16 characters")
+        if info.data.get("auth_mode") == "token" and len(v.encode()) < 32:
+            raise ValueError("auth_mode=token needs auth_secret of at least 32 bytes (RFC 7518 for HMAC-SHA256)")
         return v
 
     @property

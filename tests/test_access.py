@@ -18,7 +18,7 @@ from realtime.auth import mint
 from tests.wsclient import Client
 
 REPO = Path(__file__).resolve().parent.parent
-SECRET = "test-secret-0123456789abcdef"
+SECRET = "test-secret-0123456789abcdef-0123456789"
 
 
 def _ws(url: str) -> str:
@@ -101,7 +101,7 @@ async def test_token_auth_and_ownership(second_app, tmp_path):
     with second_app(tmp_path, auth_mode="token", auth_secret=SECRET) as (url, _):
         alice, bob = mint(SECRET, "alice", 600), mint(SECRET, "bob", 600)
         expired = mint(SECRET, "alice", -10)
-        forged = mint("another-secret-0123456789", "alice", 600)
+        forged = mint("another-secret-0123456789-0123456789", "alice", 600)
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:
             for headers in ({}, {"Authorization": f"Bearer {expired}"},
                             {"Authorization": f"Bearer {forged}"},

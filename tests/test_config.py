@@ -49,3 +49,11 @@ def test_import_has_no_side_effects():
     code = ("import threading, realtime.app, realtime.services, realtime.pipeline.turn;"
             "import sys; sys.exit(threading.active_count() != 1)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_token_mode_needs_a_long_secret():
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match="32 bytes"):
+        Settings(_env_file=None, auth_mode="token", auth_secret="too-short-0123456789")
+    Settings(_env_file=None, auth_mode="token", auth_secret="x" * 32)
