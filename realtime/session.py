@@ -16,7 +16,7 @@ from realtime.config import Settings
 from realtime.auth import ANONYMOUS_USER
 from realtime.characters import load_presets
 from realtime.errors import ApiError, ProtocolError
-from realtime.memory.conversation import Conversation, Memory
+from realtime.memory.conversation import Conversation, Memory, session_fields, turn_meta
 from realtime.pipeline.persona import (
     Character, build_system_prompt, character_from_persona, default_character,
 )
@@ -298,26 +298,13 @@ class Session:
         if resp.text:
             assistant = {"id": resp.message_id, "role": "assistant", "content": said}
             resp.history_entry = assistant if said else None
-        spec = resp.spec
-        meta = {
-            "common": {"character_id": self.character.id, "language": spec.language,
-                       "source": spec.source, "response_id": resp.id},
-            "user": {"utterance_id": spec.utterance_id},
-            "assistant": {
-                "model": spec.model, "status": resp.status, "interrupted": interrupted,
-                "heard_text": said if interrupted else None,
-                "generated_text": resp.text if interrupted else None,
-                "audio_url": None, "audio_ms": round(resp.audio_ms, 1),
-                "timings": resp.timings.model_dump(exclude_none=True),
-                "usage": resp.usage.model_dump(), "context_summarized": resp.context_summarized,
-                "error": resp.error},
-        }
-        session_doc = {"character_id": self.character.id, "title": user["content"][:80],
-                       "system_prompt": self.system_prompt()}
+        system = self.system_prompt()
+        meta = turn_meta(resp, character_id=self.character.id, source=resp.spec.source,
+                         heard=said, response_id=resp.id)
         try:
-            await self.conv.record(user, assistant if assistant else None, meta=meta,
-                                   session_doc=session_doc)
-            self.conv.after_turn(self.system_prompt(), self.max_tokens, self.language)
+            await self.conv.record(user, assistant, meta=meta,
+                                   session_doc=session_fields(self.character.id, user, system))
+            self.conv.after_turn(system, self.max_tokens, self.language)
         except Exception:  # noqa: BLE001 - keeping history must never break the session
             log.exception("recording the turn failed")
 

@@ -8,7 +8,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from realtime.api.deps import ServicesDep, UserDep
+from realtime.api.deps import ServicesDep, UserDep, store_call
 from realtime.characters.model import Character, CharacterIn, load_presets
 from realtime.errors import ApiError
 from realtime.store.base import LongTermStore, StoreUnavailable
@@ -49,13 +49,6 @@ def _out(c: Character) -> dict:
     return c.model_dump()
 
 
-async def _store(call):
-    try:
-        return await call
-    except StoreUnavailable as exc:
-        raise ApiError("SERVICE_UNAVAILABLE", str(exc), retry_after=5) from exc
-
-
 @router.get("", summary="Characters this user can talk to (presets first)")
 async def list_characters(services: ServicesDep, user: UserDep) -> dict:
     try:
@@ -84,7 +77,7 @@ async def create_character(body: CharacterIn, services: ServicesDep, user: UserD
     now = time.time()
     c = Character(**body.model_dump(), id=uuid.uuid4().hex[:16], owner=user, created_at=now,
                   updated_at=now)
-    await _store(services.memory.long.put_character(c.to_doc()))
+    await store_call(services.memory.long.put_character(c.to_doc()))
     return {"success": True, "data": _out(c)}
 
 
@@ -102,12 +95,12 @@ async def update_character(character_id: str, body: CharacterIn, services: Servi
     _check_voice(services, body)
     c = Character(**body.model_dump(), id=old.id, owner=user, created_at=old.created_at,
                   updated_at=time.time())
-    await _store(services.memory.long.put_character(c.to_doc()))
+    await store_call(services.memory.long.put_character(c.to_doc()))
     return {"success": True, "data": _out(c)}
 
 
 @router.delete("/{character_id}", status_code=204, summary="Delete a character of yours")
 async def delete_character(character_id: str, services: ServicesDep, user: UserDep) -> Response:
     await _own(services, character_id, user)
-    await _store(services.memory.long.delete_character(character_id))
+    await store_call(services.memory.long.delete_character(character_id))
     return Response(status_code=204)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from realtime.api.characters import find_character
 from realtime.api.deps import ServicesDep, UserDep
 from realtime.errors import ApiError
-from realtime.memory.conversation import turn_ops
+from realtime.memory.conversation import session_fields, turn_meta, turn_ops
 from realtime.memory.stateless import prepare_stateless
 from realtime.pipeline.audio import write_wav
 from realtime.pipeline.persona import Character, build_system_prompt, default_character
@@ -81,22 +81,13 @@ class _Turn:
 
     async def record(self, services: Services, user_id: str, resp: Response,
                      audio_url: str | None = None) -> None:
-        spec = resp.spec
         assistant = None
         if resp.text:
             assistant = {"id": resp.message_id, "role": "assistant", "content": resp.text}
-        meta = {"common": {"character_id": self.character_id, "language": spec.language,
-                           "source": "rest"},
-                "assistant": {"model": spec.model, "status": resp.status,
-                              "interrupted": resp.status == "interrupted",
-                              "audio_url": audio_url, "audio_ms": round(resp.audio_ms, 1),
-                              "timings": resp.timings.model_dump(exclude_none=True),
-                              "usage": resp.usage.model_dump(),
-                              "context_summarized": resp.context_summarized,
-                              "error": resp.error}}
+        meta = turn_meta(resp, character_id=self.character_id, source="rest",
+                         audio_url=audio_url)
         ops = turn_ops(self.session_id, user_id, self.user, assistant, meta,
-                       {"character_id": self.character_id, "title": self.user["content"][:80],
-                        "system_prompt": self.system})
+                       session_fields(self.character_id, self.user, self.system))
         try:
             await services.memory.outbox.put(ops)
         except Exception:  # noqa: BLE001 - the answer is still returned

@@ -8,7 +8,9 @@ from fastapi import Depends, FastAPI, Request
 
 from realtime.auth import resolve_user
 from realtime.config import Settings
+from realtime.errors import ApiError
 from realtime.services import Services
+from realtime.store.base import StoreUnavailable
 
 
 def services_of(app: FastAPI) -> Services:
@@ -21,6 +23,14 @@ def get_services(request: Request) -> Services:
 
 def get_settings(request: Request) -> Settings:
     return services_of(request.app).settings
+
+
+async def store_call(call):
+    """Await a store call; a store that is down is ``SERVICE_UNAVAILABLE`` (retry in 5 s)."""
+    try:
+        return await call
+    except StoreUnavailable as exc:
+        raise ApiError("SERVICE_UNAVAILABLE", str(exc), retry_after=5) from exc
 
 
 async def current_user(request: Request) -> str:

@@ -8,18 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from realtime.api.deps import ServicesDep, UserDep
+from realtime.api.deps import ServicesDep, UserDep, store_call
 from realtime.errors import ApiError
-from realtime.store.base import StoreUnavailable
 
 router = APIRouter(tags=["history"])
-
-
-async def _store(call):
-    try:
-        return await call
-    except StoreUnavailable as exc:
-        raise ApiError("SERVICE_UNAVAILABLE", str(exc), retry_after=5) from exc
 
 
 def _session_out(doc: dict, count: int) -> dict:
@@ -35,7 +27,7 @@ def _message_out(doc: dict) -> dict:
 
 
 async def owned_session(services, session_id: str, user: str) -> dict:
-    doc = await _store(services.memory.long.get_session(session_id))
+    doc = await store_call(services.memory.long.get_session(session_id))
     if doc is None or doc.get("user_id") != user:
         raise ApiError("NOT_FOUND", f"unknown session {session_id!r}")
     return doc
@@ -48,10 +40,10 @@ async def list_sessions(services: ServicesDep, user: UserDep,
                             description="cursor: next_before of the previous page")] = None,
                         ) -> dict:
     long = services.memory.long
-    docs = await _store(long.list_sessions(user, limit + 1, before))
+    docs = await store_call(long.list_sessions(user, limit + 1, before))
     more = len(docs) > limit
     docs = docs[:limit]
-    items = [_session_out(d, await _store(long.count_messages(d["_id"]))) for d in docs]
+    items = [_session_out(d, await store_call(long.count_messages(d["_id"]))) for d in docs]
     return {"success": True, "data": {
         "items": items, "next_before": docs[-1]["updated_at"] if more else None}}
 
@@ -63,7 +55,7 @@ async def list_messages(session_id: str, services: ServicesDep, user: UserDep,
                             description="cursor: next_after of the previous page")] = None,
                         ) -> dict:
     await owned_session(services, session_id, user)
-    rows = await _store(services.memory.long.list_messages(session_id, limit + 1, after=after))
+    rows = await store_call(services.memory.long.list_messages(session_id, limit + 1, after=after))
     more = len(rows) > limit
     rows = [r for r in rows[:limit] if r.get("user_id") == user]
     return {"success": True, "data": {
@@ -82,19 +74,19 @@ class FeedbackBody(BaseModel):
 @router.post("/api/feedback", status_code=201, summary="Rate an answer (fine-tuning data)")
 async def feedback(body: FeedbackBody, services: ServicesDep, user: UserDep) -> dict:
     memory = services.memory
-    msg = await _store(memory.long.get_message(body.message_id))
+    msg = await store_call(memory.long.get_message(body.message_id))
     if msg is None and memory.outbox.pending:
         try:  # the answer may still be on its way to the store
             await memory.outbox.flush(2.0)
         except TimeoutError:
             raise ApiError("SERVICE_UNAVAILABLE", "history is catching up; try again",
                            retry_after=5) from None
-        msg = await _store(memory.long.get_message(body.message_id))
+        msg = await store_call(memory.long.get_message(body.message_id))
     if msg is None or msg.get("user_id") != user:
         raise ApiError("NOT_FOUND", f"unknown message {body.message_id!r}")
     if msg.get("role") != "assistant":
         raise ApiError("VALIDATION_ERROR", "only the avatar's answers can be rated")
     doc = {"message_id": body.message_id, "user_id": user, "session_id": msg["session_id"],
            "rating": body.rating, "comment": body.comment, "created_at": time.time()}
-    await _store(memory.long.put_feedback(doc))
+    await store_call(memory.long.put_feedback(doc))
     return {"success": True, "data": {k: v for k, v in doc.items() if k != "user_id"}}

@@ -31,6 +31,14 @@ _SUMMARY_LABEL = {"en": "Summary of the earlier conversation", "ko": "이전 대
 _ROLE = {"user": "User", "assistant": "Assistant"}  # for the extract fallback
 
 
+def hash_messages(messages: list[dict], seed: str = "") -> str:
+    """A short digest of messages' roles and contents (summary cache keys, REST prefixes)."""
+    h = hashlib.sha256(seed.encode())
+    for m in messages:
+        h.update(b"\x00" + m["role"].encode() + b"\x01" + m["content"].encode())
+    return h.hexdigest()[:40]
+
+
 @dataclass
 class ContextState:
     """One conversation's working context: verbatim messages after the summary."""
@@ -61,8 +69,9 @@ class Prepared:
 class ContextManager:
     def __init__(self, llm: LLM, counter: TokenCounter, store, *, model: str,
                  context_tokens: int | dict[str, int], margin: int = 64,
-                 summarize_ratio: float = 0.8, keep_ratio: float = 0.5, summary_max_tokens: int = 120,
-                 summary_ttl_s: int = 86400, metrics=None) -> None:
+                 summarize_ratio: float = 0.8, keep_ratio: float = 0.5,
+                 summary_max_tokens: int = 120, summary_ttl_s: int = 86400,
+                 metrics=None) -> None:
         self.llm = llm
         self.counter = counter
         self.store = store
@@ -200,10 +209,7 @@ class ContextManager:
 
     @staticmethod
     def _key(prev: dict | None, fold: list[dict]) -> str:
-        h = hashlib.sha256((prev or {}).get("key", "").encode())
-        for m in fold:
-            h.update(b"\x00" + m["role"].encode() + b"\x01" + m["content"].encode())
-        return h.hexdigest()[:40]
+        return hash_messages(fold, seed=(prev or {}).get("key", ""))
 
     async def _cached(self, key: str) -> dict | None:
         try:

@@ -48,6 +48,32 @@ def next_seq() -> int:
     return _last_seq
 
 
+def turn_meta(resp, *, character_id: str, source: str, heard: str | None = None,
+              audio_url: str | None = None, **common) -> dict:
+    """What is stored with a turn's messages (``common`` on both, ``assistant`` on the answer),
+    for WebSocket and REST turns alike. ``heard``: what the user heard of an interrupted answer."""
+    spec = resp.spec
+    interrupted = resp.status == "interrupted"
+    return {
+        "common": {"character_id": character_id, "language": spec.language, "source": source,
+                   **common},
+        "user": {"utterance_id": spec.utterance_id},
+        "assistant": {
+            "model": spec.model, "status": resp.status, "interrupted": interrupted,
+            "heard_text": heard if interrupted else None,
+            "generated_text": resp.text if interrupted else None,
+            "audio_url": audio_url, "audio_ms": round(resp.audio_ms, 1),
+            "timings": resp.timings.model_dump(exclude_none=True),
+            "usage": resp.usage.model_dump(), "context_summarized": resp.context_summarized,
+            "error": resp.error},
+    }
+
+
+def session_fields(character_id: str, user: dict, system: str) -> dict:
+    """The session document's fields a turn sets: character, title (first words), persona."""
+    return {"character_id": character_id, "title": user["content"][:80], "system_prompt": system}
+
+
 def turn_ops(session_id: str, user_id: str, user: dict | None, assistant: dict | None,
              meta: dict, session_doc: dict) -> list[dict]:
     """Outbox operations for one turn: the session (created or touched) and its messages."""

@@ -7,20 +7,16 @@ growing history gets the summary reused instead of remade on every request.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
-from realtime.memory.context import ContextState, Prepared
+from realtime.memory.context import ContextState, Prepared, hash_messages
 from realtime.memory.conversation import Memory, new_id
 
 log = logging.getLogger(__name__)
 
 
 def _prefix_hash(messages: list[dict], n: int) -> str:
-    h = hashlib.sha256()
-    for m in messages[:n]:
-        h.update(b"\x00" + m["role"].encode() + b"\x01" + m["content"].encode())
-    return h.hexdigest()[:40]
+    return hash_messages(messages[:n])
 
 
 async def prepare_stateless(memory: Memory, user_id: str, session_id: str, system: str,
