@@ -60,9 +60,7 @@ async def test_cancel_closes_upstream_stream(proxied):
     await c.expect("session.updated")
     turn = await c.turn("Hi")
     assert turn.done["status"] == "completed"
-    # (a cold read of the persona + the cut story costs ~1-3 s here; still generating the
-    # 400-token story would cost far more)
-    assert turn.done["timings"]["llm_first_token"] < 5000, turn.done["timings"]
+    assert turn.done["timings"]["llm_first_token"] < 2000, turn.done["timings"]
     await c.close()
 
 

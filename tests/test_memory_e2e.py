@@ -136,7 +136,7 @@ async def test_redis_restart_mid_session_keeps_the_context(live, redis_server):
     redis_server.restart()  # no persistence: it comes back empty
     t0 = time.perf_counter()
     turn = await c.turn("What do I like?", timeout=30)
-    assert turn.done["status"] == "completed" and time.perf_counter() - t0 < 20  # no hang
+    assert turn.done["status"] == "completed" and time.perf_counter() - t0 < 10
     ctx = await _on_loop(live, short.load_context(sid))
     assert ctx is not None, "the session wrote its context back once Redis answered"
     assert [m["content"] for m in ctx["messages"]][:3] == [
