@@ -45,6 +45,10 @@ class Metrics:
         self.registry.register(self.vad_lag)
         self.barge_ins = Counter("avatar_barge_ins_total", "Responses cut by user speech",
                                  registry=self.registry)
+        self.interruptions = Counter(
+            "avatar_interruptions_total",
+            "Responses cut, by reason (barge_in, cancel, new_input, closed)", ["reason"],
+            registry=self.registry)
         self.barge_in_latency = Histogram(
             "avatar_barge_in_seconds",
             "Frame that completed the barge-in minimum received -> response cut",

@@ -15,6 +15,7 @@ from realtime.engines.llm.base import LLM
 from realtime.engines.llm.llama_server import LlamaServerProcess
 from realtime.engines.llm.openai_compat import OpenAICompatLLM
 from realtime.engines.tts.base import TTSEngine
+from realtime.characters.store import seed_presets
 from realtime.engines.tts.router import TTSRouter
 from realtime.limits import Limits
 from realtime.memory.context import ContextManager
@@ -170,8 +171,6 @@ class Services:
         """Connect, create indexes and write the presets; a store that is down at start is
         retried in the background (history waits in the outbox meanwhile)."""
         async def attempt() -> None:
-            from realtime.api.characters import seed_presets
-
             await self.memory.long.start()
             await seed_presets(self.memory.long)
             self._long_ready.set()

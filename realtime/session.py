@@ -1,4 +1,9 @@
-"""One conversation: its settings, history and responses. Transport-agnostic (WS today)."""
+"""One conversation on ``/ws``: its settings, inbound frames, turns and history.
+
+Responses are started and cut by the conversation's :class:`~realtime.pipeline.floor.Floor`
+(the one owner of the speaking turn); this class turns inputs into responses and keeps their
+turns in the :class:`~realtime.memory.conversation.Conversation`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
-from collections import OrderedDict
 
 import orjson
 from pydantic import ValidationError
@@ -16,31 +19,34 @@ from realtime.config import Settings
 from realtime.auth import ANONYMOUS_USER
 from realtime.characters import load_presets
 from realtime.errors import ApiError, ProtocolError
-from realtime.memory.conversation import Conversation, Memory, session_fields, turn_meta
+from realtime.memory.conversation import (
+    Conversation, Memory, new_id, session_fields, turn_meta,
+)
 from realtime.pipeline.persona import (
     Character, build_system_prompt, character_from_persona, default_character,
 )
+from realtime.pipeline.floor import Floor
 from realtime.pipeline.response import Response, Sink, TurnSpec
 from realtime.pipeline.turn import TurnEngine
 from realtime.protocol.messages import (
-    CLIENT_TYPES, INPUT_SAMPLE_RATES, Animation, ErrorMsg, InputAudioClear, InputAudioCommit,
-    InputText, PlaybackMark, Ping, Pong, ResponseCancel, ResponseInterrupted, ResponseSpeak,
+    CLIENT_TYPES, INPUT_SAMPLE_RATES, ErrorMsg, InputAudioClear, InputAudioCommit,
+    InputText, PlaybackMark, Ping, Pong, ResponseCancel, ResponseSpeak,
     SessionConfig, SessionUpdate, SessionUpdated, client_message_adapter,
 )
-from realtime.voice.input import VoiceInput, VoiceTurn
+from realtime.voice.input import SpeechTurn, VoiceInput
 
 log = logging.getLogger(__name__)
 
 
 class Session:
-    KEEP_RESPONSES = 32
+    KEEP_RESPONSES = Floor.KEEP_RESPONSES
 
     def __init__(self, settings: Settings, engine: TurnEngine, sink: Sink,
                  tg: asyncio.TaskGroup, voice_ids: set[str], *, vad_hub=None, stt=None,
                  metrics=None, memory: Memory | None = None, user_id: str = ANONYMOUS_USER,
                  session_id: str | None = None, find_character=None, limits=None,
                  bind_voice=None) -> None:
-        self.id = session_id or uuid.uuid4().hex
+        self.id = session_id or new_id()
         self.user_id = user_id
         self.find_character = find_character  # async (character_id, user_id) -> Character
         self.limits = limits
@@ -61,15 +67,16 @@ class Session:
         self.model = settings.llm_default_model
         self.temperature = settings.llm_temperature
         self.max_tokens = settings.llm_max_tokens
-        self.responses: OrderedDict[int, Response] = OrderedDict()
-        self.active: Response | None = None
-        self._next_id = 1
         self.rate = settings.output_sample_rate
         self.metrics = metrics
-        self.client_marks = False  # this client reports playback with playback.mark
+        self.floor = Floor(engine, sink, rate=self.rate, spawn=self.spawn, metrics=metrics)
         self.mic: VoiceInput | None = None
         if vad_hub is not None and stt is not None:
             self.mic = VoiceInput(self, settings, vad_hub, stt, metrics)
+
+    def spawn(self, coro, name: str | None = None) -> asyncio.Task:
+        """A task in this session's group (ends with the session)."""
+        return self.tg.create_task(coro, name=name)
 
     # ------------------------------------------------------------------ config
     def config(self) -> SessionConfig:
@@ -133,12 +140,10 @@ class Session:
         elif isinstance(msg, ResponseCancel):
             await self.cancel(msg.response_id)
         elif isinstance(msg, PlaybackMark):
-            resp = self.responses.get(msg.response_id)
+            resp = self.floor.responses.get(msg.response_id)
             if resp is None:
                 raise ProtocolError("NOT_FOUND", f"no response {msg.response_id}", msg.response_id)
-            self.client_marks = True
-            resp.played_ms = max(resp.played_ms, min(msg.played_ms, resp.audio_ms))
-            resp.mark_time = time.perf_counter()
+            self.floor.mark(resp, msg.played_ms)
         elif isinstance(msg, (InputAudioCommit, InputAudioClear)):
             if self.mic is None:
                 raise ProtocolError("VOICE_DISABLED", "voice input is not available")
@@ -208,13 +213,17 @@ class Session:
         return self.conv.messages if self.conv is not None else []
 
     # ------------------------------------------------------------------ turns
-    def _new_id(self) -> int:
-        rid = self._next_id
-        self._next_id += 1
-        return rid
+    @property
+    def responses(self):
+        return self.floor.responses
 
-    async def input_text(self, text: str, voice: VoiceTurn | None = None) -> None:
-        """A user turn, typed or (``voice``) transcribed: both go through here."""
+    @property
+    def active(self) -> Response | None:
+        return self.floor.active
+
+    async def input_text(self, text: str, speech: SpeechTurn | None = None) -> None:
+        """A user turn, typed or (``speech``) transcribed: both go through here. The new
+        response takes the floor at once (cutting the live one); its prompt is built inside it."""
         text = text.strip()
         if not text:
             raise ProtocolError("VALIDATION_ERROR", "text is empty")
@@ -226,155 +235,111 @@ class Session:
                 await self.limits.check_rate(self.user_id)
             except ApiError as exc:
                 raise ProtocolError(exc.code, exc.message, retry_after=exc.retry_after) from None
-        await self._interrupt(self.active, "new_input")
-        t_context = time.perf_counter()
-        system = self.system_prompt()
-        if self.conv is not None:
-            prepared, user = await self.conv.prepare(system, text, self.max_tokens,
-                                                     self.language)
-            messages = prepared.messages
-        else:
-            prepared, user = None, {"id": uuid.uuid4().hex, "role": "user", "content": text}
-            messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
+        user = {"id": new_id(), "role": "user", "content": text}
         spec = TurnSpec(
-            response_id=self._new_id(), messages=messages, model=self.model,
+            response_id=self.floor.next_id(), messages=[], model=self.model,
             temperature=self.temperature, max_tokens=self.max_tokens, language=self.language,
             voice=self.voice, tts_enabled=self.tts_enabled, tts_mode=self.tts_mode,
-            tts_delay_ms=self.tts_delay_ms, source="voice" if voice else "text",
-            utterance_id=voice.utterance_id if voice else None)
+            tts_delay_ms=self.tts_delay_ms, source="voice" if speech else "text",
+            utterance_id=speech.utterance_id if speech else None)
         resp = Response(spec)
-        resp.t0 = t_context  # building the prompt is server time the user waits for
-        resp.timings.context_ms = round((time.perf_counter() - t_context) * 1000.0, 2)
         resp.user_message_id = user["id"]
-        resp.message_id = uuid.uuid4().hex
-        if prepared is not None:
-            resp.context_summarized = prepared.summarized
-            resp.context_tokens = prepared.prompt_tokens
-        if voice is not None:
-            resp.t0 = voice.t0
+        resp.message_id = new_id()
+        resp.prepare = self._preparer(user, self.system_prompt())
+        resp.keeper = _SessionKeeper(self, user, self.character.id) if self.conv else None
+        if speech is not None:
+            resp.t0 = speech.t0
             t = resp.timings
             t.speech_stopped = 0.0
-            t.stt_done = round((voice.stt_done - voice.t0) * 1000.0, 2)
-            t.stt_ms = voice.stt_ms
-            t.endpoint_ms = round(voice.endpoint_ms, 1)
-        self._start(resp, user_text=user)
+            t.stt_done = round((speech.stt_done - speech.t0) * 1000.0, 2)
+            t.stt_ms = speech.stt_ms
+            t.endpoint_ms = round(speech.endpoint_ms, 1)
+        self.floor.start(resp)
+
+    def _preparer(self, user: dict, system: str):
+        """The prompt for this turn, built when the response runs (history, summary, budget)."""
+        max_tokens, language = self.max_tokens, self.language
+
+        async def prepare(resp: Response) -> None:
+            t_context = time.perf_counter()
+            if self.conv is not None:
+                prepared = await self.conv.prepare(system, user, max_tokens, language)
+                resp.spec.messages = prepared.messages
+                resp.context_summarized = prepared.summarized
+                resp.context_tokens = prepared.prompt_tokens
+            else:
+                resp.spec.messages = [{"role": "system", "content": system},
+                                      {"role": "user", "content": user["content"]}]
+            resp.timings.context_ms = round((time.perf_counter() - t_context) * 1000.0, 2)
+
+        return prepare
 
     async def speak(self, response_id: int) -> None:
-        old = self.responses.get(response_id)
+        old = self.floor.responses.get(response_id)
         if old is None or not old.finished.is_set():
             raise ProtocolError("NOT_FOUND", f"no finished response {response_id}", response_id)
         sentences = [s.text for s in old.sentences if s.text.strip()]
         if not sentences:
             raise ProtocolError("VALIDATION_ERROR", "that response has nothing to say", response_id)
-        await self._interrupt(self.active, "new_input")
         spec = TurnSpec(
-            response_id=self._new_id(), messages=[], model=self.model, temperature=0.0,
+            response_id=self.floor.next_id(), messages=[], model=self.model, temperature=0.0,
             max_tokens=0, language=old.spec.language, voice=old.spec.voice, tts_enabled=True,
             tts_mode="realtime", speak_sentences=sentences, source="speak")
-        self._start(Response(spec), user_text=None)
-
-    def _start(self, resp: Response, user_text: dict | None) -> None:
-        resp.rate = self.rate
-        self.responses[resp.id] = resp
-        while len(self.responses) > self.KEEP_RESPONSES:
-            self.responses.popitem(last=False)
-        self.active = resp
-        if user_text is not None and self.conv is not None:
-            resp.on_finish = lambda: self._record(resp, user_text)
-        resp.task = self.tg.create_task(self._run(resp, user_text), name=f"response-{resp.id}")
-
-    async def _run(self, resp: Response, user: dict | None) -> None:
-        try:
-            await self.engine.run(resp, self.sink, self.rate)
-        finally:
-            if self.active is resp:
-                self.active = None
-
-    async def _record(self, resp: Response, user: dict) -> None:
-        """Keep the turn: the context gets what the user heard; the store gets everything."""
-        interrupted = resp.status == "interrupted"
-        said = resp.heard_text() if interrupted else resp.text
-        assistant = None
-        if resp.text:
-            assistant = {"id": resp.message_id, "role": "assistant", "content": said}
-            resp.history_entry = assistant if said else None
-        system = self.system_prompt()
-        meta = turn_meta(resp, character_id=self.character.id, source=resp.spec.source,
-                         heard=said, response_id=resp.id)
-        try:
-            await self.conv.record(user, assistant, meta=meta,
-                                   session_doc=session_fields(self.character.id, user, system))
-            self.conv.after_turn(system, self.max_tokens, self.language)
-        except Exception:  # noqa: BLE001 - keeping history must never break the session
-            log.exception("recording the turn failed")
-
-    async def _interrupt(self, resp: Response | None, reason: str) -> bool:
-        """Stop ``resp`` where the user's playback is: the one place a response is cut short.
-
-        A running response is cancelled (LLM stream, synthesis, sending) and ends with
-        ``response.done interrupted``; one that finished sending but is still playing at the
-        client (barge-in) gets its history entry cut to what was heard. Both are announced with
-        ``response.interrupted`` first, so the client flushes queued audio at once.
-        """
-        if resp is None:
-            return False
-        now = time.perf_counter()
-        running = resp.task is not None and not resp.task.done()
-        if running and resp.stop_ms is not None:  # already being cut (barge-in and a new turn
-            await asyncio.wait({resp.task})         # can race): announce it once, wait for it
-            return False
-        if not running and not (reason == "barge_in" and resp.status == "completed"
-                                and resp.still_playing(now, self.client_marks)):
-            return False
-        resp.stop_ms = round(resp.playback_ms(now, self.client_marks), 1)
-        heard = resp.heard_text()
-        await self.sink.json(ResponseInterrupted(response_id=resp.id, reason=reason,
-                                                 played_ms=resp.stop_ms, heard_text=heard))
-        if running:
-            if resp.interrupt() and resp.task is not None:
-                await asyncio.wait({resp.task})  # history is updated when the task ends
-            return True
-        resp.status = "interrupted"
-        entry = resp.history_entry
-        if entry is not None and self.conv is not None:
-            await self.conv.edit(entry, heard)
-        await self.sink.json(Animation(response_id=resp.id, t_ms=resp.stop_ms,
-                                       action="talk_end"))
-        return True
+        self.floor.start(Response(spec))
 
     async def barge_in(self, t_speech: float) -> bool:
         """The user started talking: cut the response being generated or played, if any."""
-        target = self.active
-        if target is None and self.responses:
-            target = next(reversed(self.responses.values()))
-        done = await self._interrupt(target, "barge_in")
+        done = await self.floor.interrupt(self.floor.active or self.floor.latest(), "barge_in")
         if done and self.metrics is not None:
             self.metrics.barge_ins.inc()
             self.metrics.barge_in_latency.observe(time.perf_counter() - t_speech)
         return done
 
     async def cancel(self, response_id: int | None) -> None:
-        resp = self.active if response_id is None else self.responses.get(response_id)
+        resp = self.floor.active if response_id is None else self.floor.responses.get(response_id)
         if resp is None:
             if response_id is not None:
                 raise ProtocolError("NOT_FOUND", f"no response {response_id}", response_id)
             return  # nothing active: cancelling nothing is fine
-        await self._interrupt(resp, "cancel")
+        await self.floor.interrupt(resp, "cancel")
 
     async def close(self) -> None:
-        """Stop everything (client gone): LLM streams and synthesis end here."""
+        """Stop everything (client gone): LLM streams and synthesis end here, turns are kept."""
         if self.mic is not None:
             self.mic.close()
-        for resp in list(self.responses.values()):
-            if resp.task and not resp.task.done():
-                resp.task.cancel()
-        for resp in list(self.responses.values()):
-            if resp.task:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await resp.task
+        await self.floor.close()
         if self.conv is not None:
             with contextlib.suppress(Exception):
                 await self.conv.close()
+
+
+class _SessionKeeper:
+    """Keeps a session's turn: the context gets what the user heard; the store gets everything."""
+
+    def __init__(self, session: Session, user: dict, character_id: str) -> None:
+        self.session, self.user, self.character_id = session, user, character_id
+
+    async def keep(self, resp: Response) -> None:
+        s = self.session
+        said = resp.answer_as_heard()
+        assistant = None
+        if resp.text:
+            assistant = {"id": resp.message_id, "role": "assistant", "content": said}
+            resp.history_entry = assistant if said else None
+        resp.kept = said
+        system = s.system_prompt()
+        meta = turn_meta(resp, character_id=self.character_id, source=resp.spec.source,
+                         heard=said, response_id=resp.id)
+        await s.conv.record(self.user, assistant, meta=meta,
+                            session_doc=session_fields(self.character_id, self.user, system))
+        s.conv.after_turn(system, s.max_tokens, s.language)
+
+    async def amend(self, resp: Response) -> None:
+        heard = resp.answer_as_heard()
+        if not resp.text or heard == resp.kept:
+            return
+        resp.kept = heard  # before the await: a second amend is a no-op
+        await self.session.conv.edit(resp.history_entry or {"id": resp.message_id}, heard)
 
 
 def _short(exc: ValidationError) -> str:

@@ -62,12 +62,22 @@ class QueueSink:
     def __init__(self, rate: int, maxsize: int = 256) -> None:
         self.rate = rate
         self.queue: asyncio.Queue[BaseModel | None] = asyncio.Queue(maxsize=maxsize)
+        self.closed = False
+
+    def close(self) -> None:
+        """Nobody reads any more (the client left): drop what is queued and what comes."""
+        self.closed = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
 
     async def json(self, msg: BaseModel) -> None:
-        await self.queue.put(msg)
+        if not self.closed:
+            await self.queue.put(msg)
 
     async def audio(self, response_id: int, chunk_index: int, sample_offset: int,
                     pcm: np.ndarray) -> None:
+        if self.closed:
+            return
         data = base64.b64encode(np.asarray(pcm, dtype="<i2").tobytes()).decode("ascii")
         await self.queue.put(AudioPayload(response_id=response_id, chunk_index=chunk_index,
                                           sample_offset=sample_offset, sample_rate=self.rate,

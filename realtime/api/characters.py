@@ -10,39 +10,12 @@ from fastapi import APIRouter, Response
 
 from realtime.api.deps import ServicesDep, UserDep, store_call
 from realtime.characters.model import Character, CharacterIn, load_presets
+from realtime.characters.store import find_character
 from realtime.errors import ApiError
-from realtime.store.base import LongTermStore, StoreUnavailable
+from realtime.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/characters", tags=["characters"])
-
-
-async def seed_presets(store: LongTermStore) -> None:
-    """Write the presets (at every start: they are ours and read-only, so always current)."""
-    now = time.time()
-    for preset in load_presets().values():
-        old = await store.get_character(preset.id)
-        doc = preset.model_copy(update={"created_at": (old or {}).get("created_at", now),
-                                        "updated_at": now}).to_doc()
-        if old is None or Character.from_doc(old).model_dump(exclude={"created_at",
-                                                                       "updated_at"}) != \
-                preset.model_dump(exclude={"created_at", "updated_at"}):
-            await store.put_character(doc)
-
-
-async def find_character(services, character_id: str, user: str) -> Character:
-    """The character ``user`` may use, or ``NOT_FOUND`` (someone else's answers the same)."""
-    try:
-        doc = await services.memory.long.get_character(character_id)
-    except StoreUnavailable:
-        presets = load_presets()  # presets keep working while the store is down
-        if character_id in presets:
-            return presets[character_id]
-        raise ApiError("SERVICE_UNAVAILABLE", "the character store is unavailable",
-                       retry_after=5) from None
-    if doc is None or doc.get("owner") not in (None, user):
-        raise ApiError("NOT_FOUND", f"unknown character {character_id!r}")
-    return Character.from_doc(doc)
 
 
 def _out(c: Character) -> dict:
@@ -62,7 +35,8 @@ async def list_characters(services: ServicesDep, user: UserDep) -> dict:
 
 @router.get("/{character_id}", summary="One character")
 async def get_character(character_id: str, services: ServicesDep, user: UserDep) -> dict:
-    return {"success": True, "data": _out(await find_character(services, character_id, user))}
+    character = await find_character(services.memory.long, character_id, user)
+    return {"success": True, "data": _out(character)}
 
 
 def _check_voice(services, body: CharacterIn) -> None:
@@ -82,7 +56,7 @@ async def create_character(body: CharacterIn, services: ServicesDep, user: UserD
 
 
 async def _own(services, character_id: str, user: str) -> Character:
-    c = await find_character(services, character_id, user)
+    c = await find_character(services.memory.long, character_id, user)
     if c.owner is None:
         raise ApiError("FORBIDDEN", f"{character_id!r} is a preset and cannot be changed")
     return c

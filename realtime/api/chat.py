@@ -14,12 +14,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from realtime.api.characters import find_character
+from realtime.characters.store import find_character
 from realtime.api.deps import ServicesDep, UserDep
 from realtime.errors import ApiError
 from realtime.memory.conversation import session_fields, turn_meta, turn_ops
 from realtime.memory.stateless import prepare_stateless
 from realtime.pipeline.audio import write_wav
+from realtime.pipeline.floor import Floor
 from realtime.pipeline.persona import Character, build_system_prompt, default_character
 from realtime.pipeline.response import Response, TurnSpec
 from realtime.protocol.messages import Scenario, TtsMode
@@ -59,6 +60,35 @@ class ChatBody(BaseModel):
     tts_streaming_mode: int = Field(0, ge=0, le=3)
 
 
+def rest_floor(services: Services, sink) -> Floor:
+    """A REST call's one response is started and cut like a session's (one Floor each)."""
+    return Floor(services.engine, sink, rate=services.settings.output_sample_rate,
+                 metrics=services.metrics)
+
+
+async def _end_of(resp: Response, sink: QueueSink) -> None:
+    await resp.finished.wait()
+    await sink.queue.put(None)
+
+
+class _RestKeeper:
+    """Keeps an SSE turn (REST turns have no server-side context to edit)."""
+
+    def __init__(self, turn: _Turn, services: Services, user_id: str) -> None:
+        self.turn, self.services, self.user_id = turn, services, user_id
+
+    async def keep(self, resp: Response) -> None:
+        await self.turn.record(self.services, self.user_id, resp)
+
+    async def amend(self, resp: Response) -> None:
+        heard = resp.answer_as_heard()
+        if resp.text and heard != resp.kept:
+            resp.kept = heard
+            await self.services.memory.outbox.put([{"op": "patch", "id": resp.message_id, "set": {
+                "content": heard, "heard_text": heard, "interrupted": True,
+                "status": "interrupted"}}])
+
+
 class _Turn:
     """One REST turn: its spec, the stored ids and how to record it."""
 
@@ -82,10 +112,12 @@ class _Turn:
     async def record(self, services: Services, user_id: str, resp: Response,
                      audio_url: str | None = None) -> None:
         assistant = None
+        said = resp.answer_as_heard()
+        resp.kept = said
         if resp.text:
-            assistant = {"id": resp.message_id, "role": "assistant", "content": resp.text}
+            assistant = {"id": resp.message_id, "role": "assistant", "content": said}
         meta = turn_meta(resp, character_id=self.character_id, source="rest",
-                         audio_url=audio_url)
+                         audio_url=audio_url, heard=said)
         ops = turn_ops(self.session_id, user_id, self.user, assistant, meta,
                        session_fields(self.character_id, self.user, self.system))
         try:
@@ -98,7 +130,7 @@ async def _turn(services: Services, body: ChatBody, user_id: str) -> _Turn:
     t0 = time.perf_counter()
     s = services.settings
     if body.character_id is not None:
-        character = await find_character(services, body.character_id, user_id)
+        character = await find_character(services.memory.long, body.character_id, user_id)
     else:
         character = default_character()
     if body.persona:
@@ -152,8 +184,7 @@ async def chat(body: ChatBody, services: ServicesDep, user_id: UserDep) -> dict:
         if spec.tts_mode == "delayed":
             spec.tts_delay_ms = 0  # one JSON answer: nothing to delay against
         sink = CollectSink()
-        resp = turn.response()
-        await services.engine.run(resp, sink)
+        resp = await rest_floor(services, sink).run_to_end(turn.response())
     if resp.status != "completed":
         await turn.record(services, user_id, resp)
         err = resp.error or {"code": "GENERATION_FAILED", "message": "generation failed"}
@@ -199,24 +230,22 @@ async def chat_stream(body: ChatBody, services: ServicesDep, user_id: UserDep,
         raise
     sink = QueueSink(services.settings.output_sample_rate)
     resp = turn.response()
-    resp.on_finish = lambda: turn.record(services, user_id, resp)
-
-    async def run() -> None:
-        try:
-            await services.engine.run(resp, sink)
-        finally:
-            await sink.queue.put(None)
+    resp.keeper = _RestKeeper(turn, services, user_id)
+    floor = rest_floor(services, sink)
 
     async def events() -> AsyncIterator[bytes]:
-        task = asyncio.create_task(run())
+        floor.start(resp)
+        ended = asyncio.create_task(_end_of(resp, sink))
         try:
             while (msg := await sink.queue.get()) is not None:
                 yield f"event: {msg.type}\ndata: {msg.model_dump_json()}\n\n".encode()  # type: ignore[attr-defined]
         finally:
-            if not task.done():
-                resp.interrupt()  # client went away: stop the LLM stream and synthesis
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if not resp.finished.is_set():  # the client went away: cut it (and keep the turn)
+                floor.cut(resp, "closed")
+                sink.close()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(resp.finished.wait())
+            ended.cancel()
             await services.limits.release(holder)
 
     return StreamingResponse(events(), media_type="text/event-stream",

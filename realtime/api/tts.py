@@ -13,6 +13,7 @@ from realtime.engines.tts.base import TTSError
 from realtime.errors import ApiError
 from realtime.pipeline.audio import write_wav
 from realtime.pipeline.chunker import SentenceChunker
+from realtime.pipeline.floor import Floor
 from realtime.pipeline.response import Response, TurnSpec
 from realtime.sinks import CollectSink
 
@@ -49,8 +50,8 @@ async def synthesize(body: TTSBody, services: ServicesDep) -> dict:
                     language=body.language, voice=voice, tts_enabled=True,
                     speak_sentences=sentences, source="speak")
     sink = CollectSink()
-    resp = Response(spec)
-    await services.engine.run(resp, sink)
+    resp = await Floor(services.engine, sink, rate=s.output_sample_rate,
+                       metrics=services.metrics).run_to_end(Response(spec))
     if resp.status != "completed":
         err = resp.error or {"code": "TTS_FAILED", "message": "synthesis failed"}
         raise ApiError("SERVICE_UNAVAILABLE" if err["code"] == "SERVICE_UNAVAILABLE"

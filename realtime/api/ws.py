@@ -16,7 +16,7 @@ import uuid
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from realtime.api.characters import find_character
+from realtime.characters.store import find_character
 from realtime.api.deps import services_of
 from realtime.auth import resolve_user
 from realtime.errors import ApiError
@@ -86,7 +86,8 @@ async def ws_session(ws: WebSocket) -> None:
                               vad_hub=services.vad_hub if voice_ok else None,
                               stt=services.stt if voice_ok else None, metrics=services.metrics,
                               memory=services.memory, user_id=user, session_id=resume,
-                              find_character=lambda cid, uid: find_character(services, cid, uid),
+                              find_character=lambda cid, uid: find_character(
+                                  services.memory.long, cid, uid),
                               limits=services.limits,
                               bind_voice=services.tts.bind_character_voice)
             resumed = await session.conv.load() if resume else None

@@ -104,7 +104,7 @@ class ContextManager:
             self._system_tokens[key] = n
         return n
 
-    def _tokens(self, m: dict) -> int:
+    def tokens(self, m: dict) -> int:
         n = m.get("tokens")
         if n is None:
             n = m["tokens"] = MESSAGE_OVERHEAD + self.counter.estimate(m.get("content", ""))
@@ -112,7 +112,7 @@ class ContextManager:
 
     def total(self, state: ContextState, system_tokens: int) -> int:
         extra = state.summary["tokens"] + 16 if state.summary else 0
-        return system_tokens + extra + sum(self._tokens(m) for m in state.messages)
+        return system_tokens + extra + sum(self.tokens(m) for m in state.messages)
 
     # ------------------------------------------------------------------ per turn
     async def prepare(self, state: ContextState, system: str, user: dict, max_tokens: int,
@@ -120,7 +120,7 @@ class ContextManager:
         """The prompt for the next answer, within budget (summarising first if it must)."""
         budget = self.budget(max_tokens)
         sys_t = await self.system_tokens(system)
-        user_t = self._tokens(user)
+        user_t = self.tokens(user)
         dropped = 0
         if self.total(state, sys_t) + user_t > budget:
             await self.summarise(state, system, sys_t, budget, language, reserve=user_t,
@@ -164,12 +164,17 @@ class ContextManager:
         """Fold the oldest messages into the summary until the rest fits ``keep_ratio`` of the
         budget (keeping at least the last exchange). ``limit``: what one request may hold
         (context - margin); a backlog larger than that is folded in several steps, so nothing
-        is dropped unsummarised. Returns whether a summary was made."""
-        msgs = state.messages
+        is dropped unsummarised. Returns whether a summary was made.
+
+        The LLM calls work on a snapshot; the history goes on changing meanwhile (a turn is
+        appended, a barge-in cuts or removes an answer). The result is merged: exactly the
+        folded messages leave the live list. If one of them changed meanwhile, or another
+        summary landed first, the result is dropped (the next turn summarises again)."""
+        msgs = list(state.messages)
         target = self.keep_ratio * budget - reserve
         keep_from, running = len(msgs), system_tokens + self.summary_max_tokens + 16
         while keep_from > 0:
-            t = self._tokens(msgs[keep_from - 1])
+            t = self.tokens(msgs[keep_from - 1])
             if running + t > target:
                 break
             running += t
@@ -178,15 +183,17 @@ class ContextManager:
         fold = msgs[:keep_from]
         if not fold:
             return False
+        folded = {m["id"]: m["content"] for m in fold}
+        before = state.summary
         limit = limit or budget
         prev, i = state.summary, 0
         while i < len(fold):
             room = (limit - self.summary_max_tokens - system_tokens - 64
                     - (prev["tokens"] + 16 if prev else 0))
             j = i + 1
-            room -= self._tokens(fold[i])
-            while j < len(fold) and room - self._tokens(fold[j]) >= 0:
-                room -= self._tokens(fold[j])
+            room -= self.tokens(fold[i])
+            while j < len(fold) and room - self.tokens(fold[j]) >= 0:
+                room -= self.tokens(fold[j])
                 j += 1
             chunk = fold[i:j]
             key = self._key(prev, chunk)
@@ -202,8 +209,12 @@ class ContextManager:
             prev = {"text": cached["text"], "tokens": int(cached["tokens"]),
                     "upto": (prev["upto"] if prev else 0) + len(chunk), "key": key}
             i = j
+        live = {m["id"]: m["content"] for m in state.messages}
+        if state.summary is not before or any(live.get(k) != v for k, v in folded.items()):
+            log.info("context: the history changed under a summary; it is made again later")
+            return False
         state.summary = prev
-        state.messages = msgs[keep_from:]
+        state.messages[:] = [m for m in state.messages if m["id"] not in folded]
         state.fresh_summary = True
         return True
 

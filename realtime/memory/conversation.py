@@ -125,17 +125,17 @@ class Conversation:
         return self.state.messages
 
     # ------------------------------------------------------------------ turns
-    async def prepare(self, system: str, text: str, max_tokens: int,
-                      language: str) -> tuple[Prepared, dict]:
-        user = {"id": new_id(), "role": "user", "content": text}
+    async def prepare(self, system: str, user: dict, max_tokens: int,
+                      language: str) -> Prepared:
+        """The prompt for the answer to ``user`` (``{id, role, content}``)."""
         task = self._summarising
         if task is not None and not task.done():
             ctx = self.memory.context
             sys_t = await ctx.system_tokens(system)
-            if ctx.total(self.state, sys_t) + ctx._tokens(user) > ctx.budget(max_tokens):
+            if ctx.total(self.state, sys_t) + ctx.tokens(user) > ctx.budget(max_tokens):
                 await asyncio.wait({task})  # over budget anyway: use the summary being made
         return await self.memory.context.prepare(self.state, system, user, max_tokens,
-                                                 language), user
+                                                 language)
 
     async def record(self, user: dict | None, assistant: dict | None, *, meta: dict,
                      session_doc: dict) -> None:
@@ -147,12 +147,15 @@ class Conversation:
         await self._append(added)
 
     async def edit(self, entry: dict, heard: str) -> None:
-        """The user cut the answer while it was playing: keep only what they heard."""
-        patch = {"content": heard, "heard_text": heard, "interrupted": True}
+        """The user cut the answer after it was kept: keep only what they heard. Edits the
+        live list in place (a summary being made merges into it, never over it)."""
+        patch = {"content": heard, "heard_text": heard, "interrupted": True,
+                 "status": "interrupted"}
         if heard:
             entry["content"], entry["tokens"], entry["tokens_exact"] = heard, None, False
         else:
-            self.state.messages = [m for m in self.state.messages if m is not entry]
+            self.state.messages[:] = [m for m in self.state.messages
+                                      if m.get("id") != entry.get("id")]
         await self._enqueue([{"op": "patch", "id": entry["id"], "set": patch}])
         self.dirty = True
         await self._sync()
@@ -171,6 +174,12 @@ class Conversation:
                 await self._sync()
         except Exception:  # noqa: BLE001 - the next turn summarises synchronously if it must
             log.exception("background summary failed")
+
+    async def background(self) -> None:
+        """Wait for the background work (exact counts, a summary) started by the last turn."""
+        task = self._summarising
+        if task is not None and not task.done():
+            await asyncio.wait({task})
 
     async def close(self) -> None:
         task = self._summarising

@@ -23,8 +23,8 @@ async def prepare_stateless(memory: Memory, user_id: str, session_id: str, syste
                             history: list[dict], text: str, max_tokens: int, language: str,
                             model: str) -> tuple[Prepared, dict]:
     pointer_key = f"rest:{user_id}:{session_id}"
-    state = ContextState(messages=[{"role": m["role"], "content": m["content"]}
-                                   for m in history])
+    state = ContextState(messages=[{"id": f"h{i}", "role": m["role"], "content": m["content"]}
+                                   for i, m in enumerate(history)])
     try:
         pointer = await memory.short.get_summary(pointer_key)
     except Exception:  # noqa: BLE001 - without the pointer we summarise again if needed

@@ -1,4 +1,5 @@
-"""A response's state and its handle (cf. LiveKit's ``SpeechHandle``): one per turn."""
+"""A response's state and its handle (cf. LiveKit's ``SpeechHandle``): one per turn; who may
+start and cut one is decided in :mod:`realtime.pipeline.floor`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel
@@ -51,11 +52,31 @@ class SentenceRecord:
     n_samples: int = 0
 
 
+class Keeper(Protocol):
+    """Keeps a response's turn in history (a session's conversation, a REST turn)."""
+
+    async def keep(self, resp: Response) -> None:
+        """Store the turn: the answer as heard so far (``resp.answer_as_heard()``)."""
+
+    async def amend(self, resp: Response) -> None:
+        """The turn was cut after it was kept: make the stored answer what was heard.
+        Idempotent (compare with ``resp.kept``)."""
+
+
+Phase = Literal["pending", "producing", "finishing", "ended"]
+
+
 @dataclass
 class Response:
+    """One response's state. Its life (see ``realtime.pipeline.floor``): ``pending`` (waiting
+    for the previous response to end) -> ``producing`` (prompt, LLM, synthesis, sending; the
+    only phase a cut cancels) -> ``finishing`` (kept, then its last events; ``sealed`` once those
+    are decided) -> ``ended`` (``finished`` is set after ``response.done``)."""
+
     spec: TurnSpec
     t0: float = field(default_factory=time.perf_counter)
     status: str = "pending"
+    phase: Phase = "pending"
     text_parts: list[str] = field(default_factory=list)
     sentences: list[SentenceRecord] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
@@ -65,18 +86,23 @@ class Response:
     error: dict[str, str] | None = None
     played_ms: float = 0.0  # latest playback.mark
     mark_time: float | None = None  # perf_counter of that mark
-    stop_ms: float | None = None  # playback position when interrupted (what was heard)
+    client_marks: bool = False  # the client reports playback with marks (else: plays on arrival)
+    cut_reason: str | None = None  # why it was cut (barge_in, cancel, new_input, closed)
+    stop_ms: float | None = None  # playback position when cut (what was heard)
+    sealed: bool = False  # its last events are decided; a later cut is announced by the Floor
     rate: int = 24000  # output sample rate of the audio timeline
-    history_entry: dict[str, str] | None = None  # the assistant message kept in history
+    history_entry: dict[str, str] | None = None  # the assistant message kept in the context
+    kept: str | None = None  # the answer as the history has it (for Keeper.amend)
+    keeper: Keeper | None = None
+    prepare: Callable[[Response], Awaitable[None]] | None = None  # builds spec.messages
+    after: asyncio.Event | None = None  # start once this is set (the previous response ended)
     task: asyncio.Task[None] | None = None
     generation_done: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
-    interrupted_by_user: bool = False
     message_id: str | None = None  # the assistant message's id in the history store
     user_message_id: str | None = None
     context_summarized: bool = False
     context_tokens: int | None = None
-    on_finish: Callable[[], Awaitable[None]] | None = None  # keep the turn before response.done
 
     @property
     def id(self) -> int:
@@ -93,13 +119,16 @@ class Response:
         if getattr(self.timings, stage) is None:
             setattr(self.timings, stage, self.ms())
 
-    def interrupt(self) -> bool:
-        """Cancel generation and synthesis. Returns False when already finished."""
-        if self.task is None or self.task.done():
-            return False
-        self.interrupted_by_user = True
-        self.task.cancel()
-        return True
+    def mark_cut(self, reason: str, now: float) -> None:
+        """Record a cut: why, and where playback was (fixed now: what the user heard)."""
+        self.cut_reason = reason
+        self.stop_ms = round(self.playback_ms(now), 1)
+        if self.sealed:
+            self.status = "interrupted"
+
+    def answer_as_heard(self) -> str:
+        """The answer as history keeps it: what was heard if it was cut, else all of it."""
+        return self.heard_text() if self.cut_reason is not None else self.text
 
     @property
     def audio_ms(self) -> float:
@@ -110,13 +139,15 @@ class Response:
         """The answer reaches the user as speech (else as text they read)."""
         return self.spec.tts_enabled and self.spec.tts_mode != "on_click"
 
-    def playback_ms(self, now: float, client_marks: bool) -> float:
+    def playback_ms(self, now: float, client_marks: bool | None = None) -> float:
         """Where the client's playback is at ``now`` (perf_counter), on the audio timeline.
 
         From the latest ``playback.mark``, advanced by the time since (at most
         ``MARK_EXTRAPOLATE_S``: a client that stopped marking has stopped playing). A client that
         never sends marks (``client_marks`` False) is assumed to play audio as it arrives.
         """
+        if client_marks is None:
+            client_marks = self.client_marks
         if not self.samples_sent:
             return 0.0
         if self.mark_time is not None:
@@ -128,7 +159,7 @@ class Response:
             pos = (now - self.t0) * 1000.0 - self.timings.first_audio_sent
         return max(0.0, min(pos, self.audio_ms))
 
-    def still_playing(self, now: float, client_marks: bool) -> bool:
+    def still_playing(self, now: float, client_marks: bool | None = None) -> bool:
         """Finished sending but (by the client's marks / the clock) not yet finished playing."""
         if not self.samples_sent or self.timings.first_audio_sent is None:
             return False

@@ -1,6 +1,6 @@
 """The turn engine: LLM tokens -> sentences -> TTS audio + visemes + animation, streamed.
 
-Three tasks per response in one ``TaskGroup`` (cancellation in one place: ``Response.interrupt``):
+Three tasks per response in one ``TaskGroup`` (started and cut only by ``realtime.pipeline.floor``):
 
     generate ──sentences──▶ synthesize ──audio items (bounded 2)──▶ send
 
@@ -11,7 +11,6 @@ so sentence n+1 synthesises while n is being sent, and audio leaves in frames of
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -28,8 +27,8 @@ from realtime.pipeline.response import Response, SentenceRecord, Sink
 from realtime.pipeline.tags import Tag, TagFilter
 from realtime.pipeline.visemes import fit_phonemes_to_audio, phonemes_to_visemes
 from realtime.protocol.messages import (
-    Animation, AudioDone, ErrorMsg, ResponseDone, ResponseStarted, SentenceMsg, TextDelta,
-    VisemesMsg,
+    Animation, AudioDone, ErrorMsg, ResponseDone, ResponseInterrupted, ResponseStarted,
+    SentenceMsg, TextDelta, VisemesMsg,
 )
 
 log = logging.getLogger(__name__)
@@ -58,45 +57,72 @@ class TurnEngine:
 
     # ------------------------------------------------------------------ entry point
     async def run(self, resp: Response, sink: Sink, rate: int | None = None) -> None:
-        """Run one response to its end. Never raises (except to honour outer cancellation)."""
+        """Run one response to its end: ``response.started``, its prompt, the three stages,
+        then (never cancelled) keep the turn and send its last events. Never raises, except to
+        pass on a cancellation that did not come from a cut (the session or server is going
+        away), and then only after the response has ended and been kept."""
         rate = rate or self.rate
-        spec = resp.spec
         tags: dict[int, list[Tag]] = {}
-        talk = {"started": False}
-        cancelled = False
+        talk = {"started": False, "opened": False}  # talk_start sent; response.started sent
+        foreign_cancel = False
         try:
-            await sink.json(ResponseStarted(
-                response_id=resp.id, source=spec.source, utterance_id=spec.utterance_id,
-                tts_enabled=spec.tts_enabled, tts_mode=spec.tts_mode))
-            sentence_q: asyncio.Queue[int | None] = asyncio.Queue()
-            speaking = spec.tts_enabled and (spec.tts_mode != "on_click" or spec.speak_sentences)
-            async with asyncio.TaskGroup() as tg:
-                if spec.speak_sentences is None:
-                    tg.create_task(self._generate(resp, sink, sentence_q, tags, speaking))
-                else:
-                    for text in spec.speak_sentences:
-                        resp.sentences.append(SentenceRecord(len(resp.sentences), text))
-                        await sentence_q.put(len(resp.sentences) - 1)
-                    resp.text_parts.append("".join(spec.speak_sentences))
-                    resp.generation_done.set()
-                    await sentence_q.put(None)
-                if speaking:
-                    audio_q: asyncio.Queue[_Audio | None] = asyncio.Queue(maxsize=2)
-                    tg.create_task(self._synthesize(resp, sentence_q, audio_q, rate))
-                    tg.create_task(self._send(resp, sink, audio_q, tags, talk, rate))
-            resp.status = "completed"
+            if resp.after is not None:
+                await resp.after.wait()  # the response this one cut sends its done first
+            talk["opened"] = True
+            await sink.json(self._started(resp))
+            if resp.cut_reason is None:  # (cut while it waited: nothing to produce)
+                resp.phase = "producing"
+                await self._produce(resp, sink, tags, talk, rate)
+                resp.status = "completed"
         except asyncio.CancelledError:
-            resp.status = "interrupted"
-            cancelled = not resp.interrupted_by_user
+            if resp.cut_reason is None:  # not a cut: whoever cancelled is going away
+                foreign_cancel = True
+                resp.mark_cut("closed", time.perf_counter())
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
         except BaseExceptionGroup as eg:
             self._classify(resp, eg)
-        finally:
-            resp.generation_done.set()
-            with contextlib.suppress(Exception):
-                await self._finish(resp, sink, talk, rate)
-            resp.finished.set()
-        if cancelled:
+        except Exception as exc:  # noqa: BLE001 - the prompt could not be built
+            self._classify(resp, BaseExceptionGroup("prepare", [exc]))
+        resp.phase = "finishing"
+        if resp.cut_reason is not None:
+            resp.status = "interrupted"
+        resp.generation_done.set()
+        try:
+            await asyncio.shield(self._finish(resp, sink, talk, rate))
+        except asyncio.CancelledError:
+            foreign_cancel = True  # the finish goes on; whoever cancelled need not wait
+        if foreign_cancel:
             raise asyncio.CancelledError
+
+    async def _produce(self, resp: Response, sink: Sink, tags: dict[int, list[Tag]],
+                       talk: dict[str, bool], rate: int) -> None:
+        spec = resp.spec
+        if resp.prepare is not None:
+            await resp.prepare(resp)
+        sentence_q: asyncio.Queue[int | None] = asyncio.Queue()
+        speaking = spec.tts_enabled and (spec.tts_mode != "on_click" or spec.speak_sentences)
+        async with asyncio.TaskGroup() as tg:
+            if spec.speak_sentences is None:
+                tg.create_task(self._generate(resp, sink, sentence_q, tags, speaking))
+            else:
+                for text in spec.speak_sentences:
+                    resp.sentences.append(SentenceRecord(len(resp.sentences), text))
+                    await sentence_q.put(len(resp.sentences) - 1)
+                resp.text_parts.append("".join(spec.speak_sentences))
+                resp.generation_done.set()
+                await sentence_q.put(None)
+            if speaking:
+                audio_q: asyncio.Queue[_Audio | None] = asyncio.Queue(maxsize=2)
+                tg.create_task(self._synthesize(resp, sentence_q, audio_q, rate))
+                tg.create_task(self._send(resp, sink, audio_q, tags, talk, rate))
+
+    @staticmethod
+    def _started(resp: Response) -> ResponseStarted:
+        return ResponseStarted(
+            response_id=resp.id, source=resp.spec.source, utterance_id=resp.spec.utterance_id,
+            tts_enabled=resp.spec.tts_enabled, tts_mode=resp.spec.tts_mode)
 
     def _classify(self, resp: Response, eg: BaseExceptionGroup) -> None:
         _, rest = eg.split(_SpeechCap)
@@ -112,6 +138,9 @@ class TurnEngine:
         resp.error = {"code": code, "message": str(first)[:500]}
 
     async def _finish(self, resp: Response, sink: Sink, talk: dict[str, bool], rate: int) -> None:
+        """Keep the turn, then send its last events, each exactly once. Runs shielded: a cut
+        arriving now is recorded by the Floor and honoured here (before the events are sealed)
+        or announced by the Floor (after)."""
         resp.mark("done")
         t = resp.timings
         if t.first_audio_sent is not None:
@@ -120,27 +149,45 @@ class TurnEngine:
             t.overhead_ms = round(t.first_audio_sent - stt - t.llm_wait_ms - t.tts_first_ms, 2)
             if t.endpoint_ms is not None:
                 t.voice_to_voice_ms = round(t.endpoint_ms + t.first_audio_sent, 2)
-        if resp.on_finish is not None:  # kept first: even if the client is gone, and before
-            try:                        # it hears "done"
-                await asyncio.shield(resp.on_finish())
+        if resp.keeper is not None:  # kept first: even if the client is gone, and before
+            try:                     # it hears "done"
+                await resp.keeper.keep(resp)
+                if resp.cut_reason is not None:  # cut while it was being kept
+                    resp.status = "interrupted"
+                    await resp.keeper.amend(resp)
             except Exception:  # noqa: BLE001 - the answer stands even if keeping it failed
                 log.exception("keeping response %s failed", resp.id)
-        if self.metrics is not None:
-            self.metrics.observe_response(resp)
+        resp.sealed = True  # from here a cut is announced by the Floor, after response.done
+        events: list = [] if talk["opened"] else [self._started(resp)]
+        if resp.cut_reason is not None:
+            resp.status = "interrupted"
+            events.append(ResponseInterrupted(
+                response_id=resp.id, reason=resp.cut_reason, played_ms=resp.stop_ms,
+                heard_text=resp.heard_text()))
         if resp.error:
-            await sink.json(ErrorMsg(response_id=resp.id, **resp.error))
+            events.append(ErrorMsg(response_id=resp.id, **resp.error))
         if talk["started"]:
             end_ms = round(resp.samples_sent * 1000.0 / rate, 1)
-            await sink.json(AudioDone(response_id=resp.id, total_samples=resp.samples_sent,
-                                      duration_ms=end_ms, truncated=resp.truncated))
-            if resp.stop_ms is not None:  # interrupted: the mouth closes where playback stopped
+            events.append(AudioDone(response_id=resp.id, total_samples=resp.samples_sent,
+                                    duration_ms=end_ms, truncated=resp.truncated))
+            if resp.stop_ms is not None:  # cut: the mouth closes where playback stopped
                 end_ms = min(end_ms, resp.stop_ms)
-            await sink.json(Animation(response_id=resp.id, t_ms=end_ms, action="talk_end"))
-        await sink.json(ResponseDone(
+            events.append(Animation(response_id=resp.id, t_ms=end_ms, action="talk_end"))
+        events.append(ResponseDone(
             response_id=resp.id, status=resp.status, text=resp.text, timings=t, usage=resp.usage,
             error=resp.error, message_id=resp.message_id if resp.text else None,
             user_message_id=resp.user_message_id, context_summarized=resp.context_summarized,
             context_tokens=resp.context_tokens))
+        if self.metrics is not None:
+            self.metrics.observe_response(resp)
+        try:
+            for event in events:
+                await sink.json(event)
+        except Exception as exc:  # noqa: BLE001 - the client is gone; the turn is kept
+            log.debug("response %s: last events not delivered (%s)", resp.id, exc)
+        finally:
+            resp.phase = "ended"
+            resp.finished.set()
 
     # ------------------------------------------------------------------ stage 1: LLM
     async def _generate(self, resp: Response, sink: Sink, out: asyncio.Queue[int | None],

@@ -261,12 +261,14 @@ class ResponseDone(_Msg):
 
 
 class ResponseInterrupted(_Msg):
-    """Stop playing this response now (flush queued audio): sent before its ``response.done``,
-    or alone when a response that was still playing at the client is cut by barge-in."""
+    """Stop playing this response now (flush queued audio): sent once, before its
+    ``response.done``, or after it when a response that was still playing at the client is cut
+    (barge-in or ``response.cancel``), followed by ``talk_end``."""
 
     type: Literal["response.interrupted"] = "response.interrupted"
     response_id: int
-    reason: Literal["barge_in", "cancel", "new_input"]
+    reason: Literal["barge_in", "cancel", "new_input", "closed"] = Field(
+        ..., description="closed: the session is ending (client gone, server stopping)")
     played_ms: float = Field(..., description="Playback position the server assumes was heard")
     heard_text: str = Field(..., description="What is kept in the conversation history")
 

@@ -29,7 +29,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import orjson
@@ -46,7 +46,7 @@ from realtime.voice.vad import SAMPLE_RATE, StreamingVad, Utterance, VadEvent, V
 
 if TYPE_CHECKING:  # pragma: no cover
     from realtime.config import Settings
-    from realtime.session import Session
+    from realtime.pipeline.response import Sink
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ def vad_options(s: Settings) -> VadOptions:
 
 
 @dataclass(slots=True)
-class VoiceTurn:
-    """What a voice turn carries into the turn engine (for its timings)."""
+class SpeechTurn:
+    """What a spoken turn carries into the turn engine (for its timings)."""
 
     utterance_id: int
     t0: float  # perf_counter of the end-of-turn decision (the turn's origin)
@@ -72,8 +72,20 @@ class VoiceTurn:
     endpoint_ms: float  # audio from the end of speech to the decision
 
 
+class Listener(Protocol):
+    """What the microphone needs of its conversation (a ``Session``, or any other adapter)."""
+
+    sink: Sink
+
+    def spawn(self, coro, name: str | None = None) -> asyncio.Task: ...
+
+    async def barge_in(self, t_speech: float) -> bool: ...
+
+    async def input_text(self, text: str, speech: SpeechTurn | None = None) -> None: ...
+
+
 class VoiceInput:
-    def __init__(self, session: Session, settings: Settings, hub, stt, metrics=None) -> None:
+    def __init__(self, session: Listener, settings: Settings, hub, stt, metrics=None) -> None:
         self.session = session
         self.settings = settings
         self.hub = hub
@@ -175,7 +187,7 @@ class VoiceInput:
         self.hub.submit(self)
 
     def _spawn(self, coro, name: str | None = None) -> asyncio.Task:
-        task = self.session.tg.create_task(coro, name=name)
+        task = self.session.spawn(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -384,9 +396,9 @@ class VoiceInput:
         await self._send(TranscriptFinal(utterance_id=uid, text=tr.text, language=tr.language,
                                          start_ms=round(utt.start_ms, 1),
                                          end_ms=round(utt.end_ms, 1), stt_ms=stt_ms))
-        turn = VoiceTurn(uid, t0, t_done, stt_ms, endpoint_ms)
+        turn = SpeechTurn(uid, t0, t_done, stt_ms, endpoint_ms)
         try:
-            await self.session.input_text(tr.text, voice=turn)
+            await self.session.input_text(tr.text, speech=turn)
         except ProtocolError as exc:
             await self._send(ErrorMsg(code=exc.code, message=str(exc)))
 

@@ -340,8 +340,9 @@ export interface Usage {
   prompt_tokens?: number | null;
 }
 /**
- * Stop playing this response now (flush queued audio): sent before its ``response.done``,
- * or alone when a response that was still playing at the client is cut by barge-in.
+ * Stop playing this response now (flush queued audio): sent once, before its
+ * ``response.done``, or after it when a response that was still playing at the client is cut
+ * (barge-in or ``response.cancel``), followed by ``talk_end``.
  *
  * This interface was referenced by `AvatarRealtimeProtocol`'s JSON-Schema
  * via the `definition` "ResponseInterrupted".
@@ -355,7 +356,10 @@ export interface ResponseInterrupted {
    * Playback position the server assumes was heard
    */
   played_ms: number;
-  reason: 'barge_in' | 'cancel' | 'new_input';
+  /**
+   * closed: the session is ending (client gone, server stopping)
+   */
+  reason: 'barge_in' | 'cancel' | 'new_input' | 'closed';
   response_id: number;
   type?: 'response.interrupted';
 }
