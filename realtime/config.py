@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     tts_sovits_prompt_lang: str = "ko"
     tts_sovits_text_split_method: str = "cut0"
     tts_sovits_streaming_mode: int = 1
+    tts_sovits_version: Literal["v1", "v2", "v2Pro", "v2ProPlus", "v3", "v4"] = "v2"
+    tts_sovits_max_concurrency: int = Field(1, ge=1, le=16)
     tts_espeak_voice_ko: str = "ko"
     tts_max_speech_s: float = 60.0
     tts_timeout_s: float = 30.0

@@ -44,7 +44,9 @@ def build_tts_engines(settings: Settings) -> list[TTSEngine]:
         engines.append(GPTSoVITSEngine(
             settings.tts_sovits_url, voices={"default": voice}, default_voice="default",
             text_split_method=settings.tts_sovits_text_split_method,
-            streaming_mode=settings.tts_sovits_streaming_mode, timeout_s=settings.tts_timeout_s))
+            streaming_mode=settings.tts_sovits_streaming_mode, timeout_s=settings.tts_timeout_s,
+            version=settings.tts_sovits_version,
+            max_concurrency=settings.tts_sovits_max_concurrency))
     voice_path = settings.tts_piper_voice_path or ensure_aligned_voice(
         Path(settings.storage_dir) / "models")
     engines.append(PiperEngine(voice_path, threads=settings.tts_piper_threads))

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from realtime.config import Settings
 from realtime.auth import ANONYMOUS_USER
 from realtime.characters import load_presets
+from realtime.characters.store import voice_owner
 from realtime.errors import ApiError, ProtocolError
 from realtime.memory.conversation import (
     Conversation, Memory, new_id, session_fields, turn_meta,
@@ -45,12 +46,14 @@ class Session:
                  tg: asyncio.TaskGroup, voice_ids: set[str], *, vad_hub=None, stt=None,
                  metrics=None, memory: Memory | None = None, user_id: str = ANONYMOUS_USER,
                  session_id: str | None = None, find_character=None, limits=None,
-                 bind_voice=None) -> None:
+                 bind_voice=None, release_voice=None) -> None:
         self.id = session_id or new_id()
         self.user_id = user_id
         self.find_character = find_character  # async (character_id, user_id) -> Character
         self.limits = limits
-        self.bind_voice = bind_voice  # (Character) -> voice id | None
+        self.bind_voice = bind_voice  # (Character) -> voice id | None (a bound one is released)
+        self.release_voice = release_voice  # (voice id) -> None
+        self._bound_voice: str | None = None
         self.conv = Conversation(memory, self.id, user_id) if memory is not None else None
         self.settings = settings
         self.engine = engine
@@ -164,8 +167,12 @@ class Session:
             character = await self._character(msg.character_id)
         if msg.persona is not None:
             character = character_from_persona(msg.persona)
+        voice_of = None  # the user's character whose own voice msg.voice names
         if msg.voice is not None and msg.voice not in self.voice_ids:
-            raise ProtocolError("VALIDATION_ERROR", f"unknown voice {msg.voice!r}")
+            owner_id = voice_owner(msg.voice)
+            if owner_id is None:
+                raise ProtocolError("VALIDATION_ERROR", f"unknown voice {msg.voice!r}")
+            voice_of = await self._character(owner_id)
         if msg.model is not None and msg.model not in {m.id for m in self.settings.llm_models}:
             raise ProtocolError("NOT_FOUND", f"unknown model {msg.model!r}")
         if msg.input_sample_rate is not None and msg.input_sample_rate not in INPUT_SAMPLE_RATES:
@@ -180,10 +187,14 @@ class Session:
             if msg.language is None:
                 self.language = character.language
             if msg.voice is None:
-                self.voice = self.bind_voice(character) if self.bind_voice else None
+                self._use_voice(self._bind(character), bound=True)
+        if voice_of is not None:
+            self._use_voice(self._bind(voice_of), bound=True)
+        elif msg.voice is not None:
+            self._use_voice(msg.voice, bound=False)
         if "scenario" in msg.model_fields_set:
             self.scenario = msg.scenario
-        for name in ("language", "voice", "tts_enabled", "tts_mode", "tts_delay_ms", "model",
+        for name in ("language", "tts_enabled", "tts_mode", "tts_delay_ms", "model",
                      "temperature", "max_tokens"):
             value = getattr(msg, name)
             if value is not None:
@@ -195,6 +206,29 @@ class Session:
                 self.mic.set_turn_detection(msg.turn_detection)
             if msg.barge_in is not None:
                 self.mic.barge_in = msg.barge_in
+
+    def _bind(self, character: Character) -> str | None:
+        return self.bind_voice(character) if self.bind_voice else None
+
+    def _use_voice(self, voice: str | None, *, bound: bool) -> None:
+        """Speak with ``voice`` from now on; a character voice bound before is given back once
+        no response still uses it."""
+        old, self._bound_voice = self._bound_voice, voice if bound else None
+        self.voice = voice
+        if old and self.release_voice is not None:
+            waiting = [r.finished for r in self.floor.responses.values()
+                       if not r.finished.is_set()]
+            if waiting:
+                self.spawn(self._release_after(old, waiting), name="voice-release")
+            else:
+                self.release_voice(old)
+
+    async def _release_after(self, voice: str, waiting: list[asyncio.Event]) -> None:
+        try:
+            for event in waiting:
+                await event.wait()
+        finally:
+            self.release_voice(voice)
 
     async def _character(self, character_id: str) -> Character:
         if self.find_character is None:  # no store (unit use): the presets
@@ -308,6 +342,7 @@ class Session:
         if self.mic is not None:
             self.mic.close()
         await self.floor.close()
+        self._use_voice(None, bound=False)
         if self.conv is not None:
             with contextlib.suppress(Exception):
                 await self.conv.close()

@@ -78,6 +78,42 @@ async def test_client_disconnect_stops_generation(proxied):
     assert not app.state.services.sessions
 
 
+async def test_sse_client_leaving_cuts_the_turn(proxied):
+    """``/api/chat/stream``: the client goes away mid-answer. The turn is cut through the same
+    Floor as a WebSocket turn (reason ``closed``): the upstream LLM stream closes, and the turn
+    is kept as heard (status interrupted), once."""
+    url, proxy, app = proxied
+    services = app.state.services
+    cuts = services.metrics.interruptions.labels("closed")
+    before = cuts._value.get()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with http.stream("POST", "/api/chat/stream", json={
+                "messages": [{"role": "user", "content": LONG}], "max_tokens": 400}) as r:
+            assert r.status_code == 200
+            session_id = r.headers["x-session-id"]
+            async for line in r.aiter_lines():
+                if line.startswith("event: response.audio"):
+                    break  # audio is flowing: leave now
+    assert await proxy.wait_closed_all(3.0), "upstream LLM stream left running after the client left"
+    for _ in range(100):
+        if cuts._value.get() > before:
+            break
+        await asyncio.sleep(0.05)
+    assert cuts._value.get() == before + 1
+    memory = services.memory
+    rows = []
+    for _ in range(100):
+        await memory.outbox.flush(2.0)
+        rows = await memory.long.list_messages(session_id, 10, before=2**62)
+        if any(r["role"] == "assistant" for r in rows):
+            break
+        await asyncio.sleep(0.05)
+    answer = next(r for r in rows if r["role"] == "assistant")
+    assert answer["status"] == "interrupted" and answer["interrupted"]
+    assert answer["content"] == answer["heard_text"]
+    assert len(answer["content"]) < len(answer["generated_text"])
+
+
 async def test_stream_cut_mid_turn_is_an_error(proxied):
     url, proxy, _ = proxied
     c = await Client.connect(ws_url(url), max_tokens=200, tts_enabled=False)

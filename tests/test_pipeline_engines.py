@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -21,7 +22,7 @@ from realtime.pipeline.turn import TurnEngine
 from realtime.services import Services
 from realtime.sinks import CollectSink
 from tests.conftest import embedded_settings, serve, ws_url
-from tests.stand_ins.sovits_api_v2 import create_stand_in, run_stand_in
+from tests.stand_ins.sovits_api_v2 import create_stand_in, run_stand_in, write_ref_clip
 from tests.test_ws_e2e import check_audio_stream, check_visemes
 from tests.wsclient import Client
 
@@ -30,10 +31,11 @@ pytestmark = pytest.mark.slow
 
 async def test_gpt_sovits_turn_streams_audio_with_fitted_visemes(live, tmp_path):
     stand_in = create_stand_in(sample_rate=32000, chunk_delay_s=0.01)
+    ref = write_ref_clip(tmp_path / "mina.wav", 5.0)
     with run_stand_in(app=stand_in) as sovits_url:
         settings = embedded_settings(
             tmp_path, llm_base_url=live.services.llama.base_url, tts_engine="gpt_sovits",
-            tts_sovits_url=sovits_url, tts_sovits_ref_audio_path="/refs/mina.wav",
+            tts_sovits_url=sovits_url, tts_sovits_ref_audio_path=ref,
             tts_sovits_prompt_text="안녕하세요", tts_sovits_prompt_lang="ko")
         app = create_app(settings)
         with serve(app) as url:
@@ -52,9 +54,71 @@ async def test_gpt_sovits_turn_streams_audio_with_fitted_visemes(live, tmp_path)
             assert first_audio < first_vis
             assert visemes[-1]["t_ms"] + visemes[-1]["duration_ms"] <= duration + 0.5
             sent = [r["json"] for r in stand_in.state.requests if r["path"] == "/tts"]
-            assert sent and sent[0]["ref_audio_path"] == "/refs/mina.wav"
+            assert sent and sent[0]["ref_audio_path"] == ref
             assert sent[0]["text_lang"] == "en" and sent[0]["prompt_text"] == "안녕하세요"
             assert sent[0]["media_type"] == "wav" and sent[0]["streaming_mode"] == 1
+            await c.close()
+
+
+async def test_gpt_sovits_character_voices_are_checked_private_and_released(live, tmp_path):
+    """A character's GPT-SoVITS voice: checked with the server when saved (a 2 s clip is
+    refused), listed to its owner only, used by the owner's session, released after it."""
+    import httpx
+
+    from realtime.auth import mint
+
+    secret = "a-test-secret-that-is-long-enough-0123456789"
+    good = write_ref_clip(tmp_path / "juno.wav", 5.0)
+    short = write_ref_clip(tmp_path / "short.wav", 2.0)
+    default = write_ref_clip(tmp_path / "default.wav", 4.0)
+    stand_in = create_stand_in(sample_rate=32000)
+    with run_stand_in(app=stand_in) as sovits_url:
+        settings = embedded_settings(
+            tmp_path, llm_base_url=live.services.llama.base_url, tts_engine="gpt_sovits",
+            tts_sovits_url=sovits_url, tts_sovits_ref_audio_path=default,
+            tts_sovits_prompt_text="안녕하세요", voice_enabled=False, auth_mode="token",
+            auth_secret=secret)
+        app = create_app(settings)
+        alice, bob = mint(secret, "alice", 600), mint(secret, "bob", 600)
+        with serve(app) as url:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+                def voice(ref):
+                    return {"name": "Juno", "language": "en", "voice": {
+                        "engine": "gpt_sovits", "ref_audio_path": ref, "prompt_text": "Hello.",
+                        "prompt_lang": "en"}}
+
+                auth = {"authorization": f"Bearer {alice}"}
+                r = await http.post("/api/characters", json=voice(short), headers=auth)
+                assert r.status_code == 400 and "2.0 s" in r.json()["error"]["message"]
+                r = await http.post("/api/characters", json=voice("/gpu-host/none.wav"),
+                                    headers=auth)
+                assert r.status_code == 400 and "not exists" in r.json()["error"]["message"]
+                r = await http.post("/api/characters", json=voice(good), headers=auth)
+                assert r.status_code == 201, r.text
+                cid = r.json()["data"]["id"]
+                mine = {v["id"] for v in (await http.get(
+                    "/api/tts/voices", headers=auth)).json()["data"]["voices"]}
+                theirs = {v["id"] for v in (await http.get("/api/tts/voices", headers={
+                    "authorization": f"Bearer {bob}"})).json()["data"]["voices"]}
+                assert f"gpt_sovits:char-{cid}" in mine and "gpt_sovits:default" in mine
+                assert theirs == mine - {f"gpt_sovits:char-{cid}"}
+            engine, _ = app.state.services.tts.pick("en")
+            c = await Client.connect(ws_url(url) + f"?token={alice}", character_id=cid,
+                                     max_tokens=20)
+            assert engine.bound == 1
+            turn = await c.turn("Hello!")
+            assert turn.done["status"] == "completed"
+            sent = [r["json"] for r in stand_in.state.requests if r["path"] == "/tts"]
+            assert sent[-1]["ref_audio_path"] == good
+            await c.close()
+            for _ in range(100):
+                if engine.bound == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert engine.bound == 0
+            c = await Client.connect(ws_url(url) + f"?token={bob}")
+            await c.send({"type": "session.update", "voice": f"gpt_sovits:char-{cid}"})
+            assert (await c.expect("error"))["code"] == "NOT_FOUND"
             await c.close()
 
 

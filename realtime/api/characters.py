@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response
 from realtime.api.deps import ServicesDep, UserDep, store_call
 from realtime.characters.model import Character, CharacterIn, load_presets
 from realtime.characters.store import find_character
+from realtime.engines.tts.base import TTSError
 from realtime.errors import ApiError
 from realtime.store.base import StoreUnavailable
 
@@ -39,18 +40,27 @@ async def get_character(character_id: str, services: ServicesDep, user: UserDep)
     return {"success": True, "data": _out(character)}
 
 
-def _check_voice(services, body: CharacterIn) -> None:
-    v = body.voice
+async def _check_voice(services, c: Character) -> None:
+    """The voice must be one this server has, or a GPT-SoVITS reference voice the GPT-SoVITS
+    server accepts (checked with it: clip length, transcript, language for its model version)."""
+    v = c.voice
     if v.voice_id and v.engine != "gpt_sovits" and v.voice_id not in services.tts.voice_ids():
         raise ApiError("VALIDATION_ERROR", f"unknown voice {v.voice_id!r} (see /api/tts/voices)")
+    try:
+        await services.tts.validate_character_voice(c)
+    except ValueError as exc:
+        raise ApiError("VALIDATION_ERROR", f"voice: {exc}") from None
+    except TTSError as exc:
+        raise ApiError("SERVICE_UNAVAILABLE", f"the voice cannot be checked now: {exc}",
+                       retry_after=10) from None
 
 
 @router.post("", status_code=201, summary="Create a character")
 async def create_character(body: CharacterIn, services: ServicesDep, user: UserDep) -> dict:
-    _check_voice(services, body)
     now = time.time()
     c = Character(**body.model_dump(), id=uuid.uuid4().hex[:16], owner=user, created_at=now,
                   updated_at=now)
+    await _check_voice(services, c)
     await store_call(services.memory.long.put_character(c.to_doc()))
     return {"success": True, "data": _out(c)}
 
@@ -66,9 +76,9 @@ async def _own(services, character_id: str, user: str) -> Character:
 async def update_character(character_id: str, body: CharacterIn, services: ServicesDep,
                            user: UserDep) -> dict:
     old = await _own(services, character_id, user)
-    _check_voice(services, body)
     c = Character(**body.model_dump(), id=old.id, owner=user, created_at=old.created_at,
                   updated_at=time.time())
+    await _check_voice(services, c)
     await store_call(services.memory.long.put_character(c.to_doc()))
     return {"success": True, "data": _out(c)}
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from realtime.characters.store import find_character
+from realtime.characters.store import find_character, voice_owner
 from realtime.api.deps import ServicesDep, UserDep
 from realtime.errors import ApiError
 from realtime.memory.conversation import session_fields, turn_meta, turn_ops
@@ -139,8 +139,12 @@ async def _turn(services: Services, body: ChatBody, user_id: str) -> _Turn:
     model = body.model or s.llm_default_model
     if model not in {m.id for m in s.llm_models}:
         raise ApiError("NOT_FOUND", f"unknown model {model!r}")
+    voice_character = None  # the user's own character whose voice body.voice names
     if body.voice is not None and body.voice not in services.tts.voice_ids():
-        raise ApiError("VALIDATION_ERROR", f"unknown voice {body.voice!r}")
+        owner = voice_owner(body.voice)
+        if owner is None:
+            raise ApiError("VALIDATION_ERROR", f"unknown voice {body.voice!r}")
+        voice_character = await find_character(services.memory.long, owner, user_id)
     if body.messages[-1].role != "user":
         raise ApiError("VALIDATION_ERROR", "the last message must be the user's")
     if len(body.messages[-1].content) > s.max_text_chars:
@@ -163,8 +167,10 @@ async def _turn(services: Services, body: ChatBody, user_id: str) -> _Turn:
     prepared, user = await prepare_stateless(
         services.memory, user_id, session_id, system, history, body.messages[-1].content,
         max_tokens, language, model)
-    voice = body.voice if body.voice is not None else \
-        services.tts.bind_character_voice(character)
+    if voice_character is not None or body.voice is None:  # released when the turn ends
+        voice = services.tts.bind_character_voice(voice_character or character)
+    else:
+        voice = body.voice
     spec = TurnSpec(
         response_id=1, messages=prepared.messages, model=model,
         temperature=body.temperature if body.temperature is not None else s.llm_temperature,
@@ -184,7 +190,10 @@ async def chat(body: ChatBody, services: ServicesDep, user_id: UserDep) -> dict:
         if spec.tts_mode == "delayed":
             spec.tts_delay_ms = 0  # one JSON answer: nothing to delay against
         sink = CollectSink()
-        resp = await rest_floor(services, sink).run_to_end(turn.response())
+        try:
+            resp = await rest_floor(services, sink).run_to_end(turn.response())
+        finally:
+            services.tts.release_voice(spec.voice)
     if resp.status != "completed":
         await turn.record(services, user_id, resp)
         err = resp.error or {"code": "GENERATION_FAILED", "message": "generation failed"}
@@ -246,6 +255,7 @@ async def chat_stream(body: ChatBody, services: ServicesDep, user_id: UserDep,
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.shield(resp.finished.wait())
             ended.cancel()
+            services.tts.release_voice(turn.spec.voice)
             await services.limits.release(holder)
 
     return StreamingResponse(events(), media_type="text/event-stream",

@@ -8,7 +8,9 @@ import uuid
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from realtime.api.deps import ServicesDep, current_user
+from realtime.api.deps import ServicesDep, UserDep, current_user
+from realtime.characters.model import Character
+from realtime.characters.store import find_character, voice_owner
 from realtime.engines.tts.base import TTSError
 from realtime.errors import ApiError
 from realtime.pipeline.audio import write_wav
@@ -16,6 +18,7 @@ from realtime.pipeline.chunker import SentenceChunker
 from realtime.pipeline.floor import Floor
 from realtime.pipeline.response import Response, TurnSpec
 from realtime.sinks import CollectSink
+from realtime.store.base import StoreUnavailable
 
 router = APIRouter(prefix="/api/tts", tags=["tts"],
                    dependencies=[Depends(current_user)])
@@ -30,7 +33,7 @@ class TTSBody(BaseModel):
 
 
 @router.post("", summary="Synthesise text to a WAV file, with visemes")
-async def synthesize(body: TTSBody, services: ServicesDep) -> dict:
+async def synthesize(body: TTSBody, services: ServicesDep, user: UserDep) -> dict:
     s = services.settings
     text = body.text.strip()
     if not text:
@@ -39,7 +42,21 @@ async def synthesize(body: TTSBody, services: ServicesDep) -> dict:
         raise ApiError("TEXT_TOO_LONG", f"text over {s.max_text_chars} characters")
     voice = None if body.voice_id in (None, "default") else body.voice_id
     if voice is not None and voice not in services.tts.voice_ids():
-        raise ApiError("NOT_FOUND", f"unknown voice {body.voice_id!r}")
+        owner = voice_owner(voice)  # one of the caller's own characters' voices?
+        if owner is None:
+            raise ApiError("NOT_FOUND", f"unknown voice {body.voice_id!r}")
+        voice = services.tts.bind_character_voice(
+            await find_character(services.memory.long, owner, user))
+        if voice is None:
+            raise ApiError("NOT_FOUND", f"unknown voice {body.voice_id!r}")
+    try:
+        return await _speak(services, body, text, voice)
+    finally:
+        services.tts.release_voice(voice)
+
+
+async def _speak(services, body: TTSBody, text: str, voice: str | None) -> dict:
+    s = services.settings
     try:
         services.tts.pick(body.language, voice)
     except TTSError as exc:
@@ -67,9 +84,21 @@ async def synthesize(body: TTSBody, services: ServicesDep) -> dict:
     }}
 
 
-@router.get("/voices", summary="Voices of every configured engine")
-async def voices(services: ServicesDep) -> dict:
+@router.get("/voices", summary="The shared voices, and your characters' own voices")
+async def voices(services: ServicesDep, user: UserDep) -> dict:
+    """Every configured engine's voices, plus the GPT-SoVITS reference voices of the caller's
+    own characters (never another user's)."""
+    found = list(services.tts.voices())
+    try:
+        docs = await services.memory.long.list_characters(user)
+    except StoreUnavailable:
+        docs = []
+    for doc in docs:
+        if doc.get("owner") == user:
+            info = services.tts.character_voice_info(Character.from_doc(doc))
+            if info is not None:
+                found.append(info)
     return {"success": True, "data": {"voices": [
         {"id": v.id, "name": v.name, "language": v.language, "engine": v.engine,
-         "gender": v.gender} for v in services.tts.voices()
+         "gender": v.gender} for v in found
     ]}}

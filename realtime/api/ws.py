@@ -89,7 +89,8 @@ async def ws_session(ws: WebSocket) -> None:
                               find_character=lambda cid, uid: find_character(
                                   services.memory.long, cid, uid),
                               limits=services.limits,
-                              bind_voice=services.tts.bind_character_voice)
+                              bind_voice=services.tts.bind_character_voice,
+                              release_voice=services.tts.release_voice)
             resumed = await session.conv.load() if resume else None
             services.sessions.add(session)
             beat = tg.create_task(services.limits.heartbeat(holder), name="slot-heartbeat")

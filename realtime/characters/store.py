@@ -36,3 +36,12 @@ async def find_character(store: LongTermStore, character_id: str, user: str) -> 
     if doc is None or doc.get("owner") not in (None, user):
         raise ApiError("NOT_FOUND", f"unknown character {character_id!r}")
     return Character.from_doc(doc)
+
+
+def voice_owner(voice_id: str) -> str | None:
+    """``gpt_sovits:char-<id>`` (a character's own voice, as ``/api/tts/voices`` lists it to the
+    character's owner) -> the character id; None for any other voice id."""
+    engine, _, local = voice_id.partition(":")
+    if engine == "gpt_sovits" and local.startswith("char-") and len(local) > 5:
+        return local.removeprefix("char-")
+    return None

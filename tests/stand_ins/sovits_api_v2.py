@@ -10,11 +10,24 @@ letter/Hangul/CJK character a 60-90 ms voiced tone burst with a syllable envelop
 punctuation mark ~80 ms of near-silence. That gives an energy-based viseme fitter structure to
 find, and :func:`expected_samples` predicts the exact length.
 
+Reproduced from upstream ``api_v2.py`` and ``TTS_infer_pack/TTS.py`` (``48b1a01``), because the
+client must survive them:
+
+* errors raised before ``TTS.run``'s ``try`` (``ref_audio_path`` not on disk, a clip outside
+  3-10 s, an empty ``prompt_text`` on v3/v4, a language the version lacks): mode 0 answers 400
+  ``tts failed``; streaming modes answer 200 and drop the connection without a byte;
+* inference errors (a fragment containing ``RAISE``): 1 s of 16 kHz silence first — mode 0
+  returns it as a 200 WAV, streaming modes send it (a 16 kHz header if it is the first chunk) and
+  then, after the model reload (``reload_s``), drop the connection;
+* text its preprocessing empties: mode 0 answers the 16 kHz placeholder, streaming modes an
+  empty 200 body;
+* one shared pipeline without a lock: concurrent requests render with whichever reference voice
+  was set last (the voice shows as the placeholder's loudness, :func:`voice_gain`); mode 0
+  blocks the server's event loop (``/control`` waits);
+* no stop on disconnect: the step in progress runs to its end.
+
 Not reproduced: real inference, ``ogg``/``aac`` (answered 501), ``/control?command=restart|exit``
-(no-ops), checking that ``ref_audio_path`` exists, the weight-switching endpoints.
-``text == "RAISE"`` takes the inference-error path: 400 ``tts failed`` in non-streaming mode, a
-connection broken off after the 200 in streaming mode (as upstream, where the error surfaces
-inside the streaming generator).
+(no-ops), the weight-switching endpoints, ``aux_ref_audio_paths``.
 """
 
 from __future__ import annotations
@@ -22,8 +35,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
 import re
+import time
 import wave
+import zlib
 from collections.abc import Iterator
 from typing import Any, Union
 
@@ -99,7 +115,14 @@ def char_samples(ch: str, sample_rate: int, speed: float = 1.0) -> int:
     return int(round(sample_rate * ms / 1000.0 / speed))
 
 
-def render_fragment(fragment: str, sample_rate: int, speed: float = 1.0) -> np.ndarray:
+def voice_gain(ref_audio_path: str | None) -> float:
+    """The loudness that marks a reference voice in the placeholder signal (so a test can tell
+    whose voice a chunk was rendered with)."""
+    return 0.15 + 0.1 * (zlib.crc32((ref_audio_path or "").encode()) % 6)
+
+
+def render_fragment(fragment: str, sample_rate: int, speed: float = 1.0,
+                    gain: float = 0.45) -> np.ndarray:
     """The placeholder audio of one text fragment (int16, no trailing interval)."""
     pieces = []
     for ch in fragment:
@@ -109,7 +132,7 @@ def render_fragment(fragment: str, sample_rate: int, speed: float = 1.0) -> np.n
             f0 = 100.0 + (ord(ch) % 7) * 15.0
             tone = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 5))
             env = np.sin(np.pi * np.arange(n) / max(n - 1, 1)) ** 2  # one syllable
-            pieces.append(0.45 * 32767 / 2.1 * tone * env)
+            pieces.append(gain * 32767 / 2.1 * tone * env)
         else:
             pieces.append(np.random.default_rng(ord(ch)).normal(0.0, 20.0, n))
     audio = np.concatenate(pieces) if pieces else np.zeros(0)
@@ -135,46 +158,102 @@ def wave_header_chunk(sample_rate: int = 32000) -> bytes:
     return buf.getvalue()
 
 
-def _chunks(req: dict, sr: int, mode: int) -> Iterator[tuple[int, np.ndarray]]:
-    """What upstream ``TTS.run()`` yields for this request: ``(sr, int16 chunk)`` tuples."""
-    if req["text"] == "RAISE":
-        raise RuntimeError("stand-in: simulated inference failure")
-    assert req["text_lang"] in LANGS_V2  # upstream's case-sensitive check in run()
-    frags = split_text(req["text"], req["text_split_method"])
-    if not frags:  # upstream: empty text after preprocessing -> 1 s of 16 kHz silence
-        yield 16000, np.zeros(16000, np.int16)
-        return
-    speed = req["speed_factor"]
-    gap = np.zeros(int(sr * req["fragment_interval"]), np.int16)
-    if mode in (0, 1):
-        bs = max(1, req["batch_size"])
-        for i in range(0, len(frags), bs):
-            yield sr, np.concatenate([x for f in frags[i:i + bs]
-                                      for x in (render_fragment(f, sr, speed), gap)])
-        return
-    step = max(1, int(sr * req["min_chunk_length"] / TOKENS_PER_S))
-    for f in frags:  # modes 2/3: many small chunks per segment, then a separate silence chunk
-        audio = render_fragment(f, sr, speed)
-        for i in range(0, len(audio), step):
-            yield sr, audio[i:i + step]
-        yield sr, gap
+
+# --- upstream TTS.run(), as far as the wire can tell -----------------------------------------
+
+class InferenceError(RuntimeError):
+    """What the model raises inside ``TTS.run``'s ``try`` (e.g. CUDA out of memory)."""
+
+
+class Pipeline:
+    """Upstream's one global ``tts_pipeline``: a single prompt cache shared by every request, no
+    lock (modes 1-3 run in Starlette's thread pool, so requests interleave and a later request's
+    reference voice is what an earlier one renders with from then on)."""
+
+    def __init__(self, version: str, sample_rate: int, check_refs: bool) -> None:
+        self.version = version
+        self.sample_rate = sample_rate
+        self.check_refs = check_refs
+        self.ref_audio_path: str | None = None  # prompt_cache["ref_audio_path"]
+        self.languages = LANGS_V1 if version == "v1" else LANGS_V2
+
+    def set_ref_audio(self, path: str) -> None:
+        """``TTS.set_ref_audio`` -> ``_set_prompt_semantic``: the clip must be 3-10 s."""
+        if self.check_refs:
+            import soundfile as sf
+
+            seconds = sf.info(path).duration
+            if not 3.0 <= seconds <= 10.0:
+                raise OSError("Reference audio is outside the 3-10 second range, please choose "
+                              "another one!")
+        self.ref_audio_path = path
+
+    def steps(self, req: dict, mode: int) -> Iterator[tuple[int, np.ndarray]]:
+        """What ``TTS.run`` yields: ``(sr, int16 chunk)``. Errors before its ``try`` propagate
+        at the first ``next()``; errors inside it first yield 1 s of 16 kHz silence."""
+        if req["text_lang"] not in self.languages:  # upstream: assert (case-sensitive)
+            raise AssertionError()
+        prompt_text = req.get("prompt_text") or ""
+        if not prompt_text and self.version in ("v3", "v4"):
+            raise RuntimeError("prompt_text cannot be empty when using SoVITS_V3")  # NO_PROMPT_ERROR
+        ref = req["ref_audio_path"]
+        if ref != self.ref_audio_path:
+            if self.check_refs and not os.path.exists(ref):
+                raise ValueError(f"{ref} not exists")
+            self.set_ref_audio(ref)
+        frags = split_text(req["text"], req["text_split_method"])
+        if not frags:  # nothing left after preprocessing
+            if mode == 0:
+                yield 16000, np.zeros(16000, np.int16)
+            return  # streaming: no chunk at all (make_batch -> None for every piece)
+        sr, speed = self.sample_rate, req["speed_factor"]
+        gap = np.zeros(int(sr * req["fragment_interval"]), np.int16)
+        try:
+            if mode == 0:
+                audio = []
+                for f in frags:
+                    if "RAISE" in f:
+                        raise InferenceError("stand-in: simulated inference failure")
+                    audio += [render_fragment(f, sr, speed, voice_gain(self.ref_audio_path)), gap]
+                yield sr, np.concatenate(audio)
+                return
+            step = max(1, int(sr * req["min_chunk_length"] / TOKENS_PER_S))
+            for f in frags:
+                if "RAISE" in f:
+                    raise InferenceError("stand-in: simulated inference failure")
+                if mode == 1:  # one chunk per fragment (batch_size 1), its interval appended
+                    yield sr, np.concatenate([render_fragment(f, sr, speed,
+                                                              voice_gain(self.ref_audio_path)), gap])
+                    continue
+                audio = render_fragment(f, sr, speed, voice_gain(self.ref_audio_path))
+                for i in range(0, len(audio), step):  # modes 2/3: token-level chunks
+                    yield sr, audio[i:i + step]
+                yield sr, gap
+        except InferenceError:
+            yield 16000, np.zeros(16000, np.int16)  # "must return an empty audio" (upstream)
+            raise
 
 
 # --- the app ---------------------------------------------------------------------------------
 
-def create_stand_in(sample_rate: int = 32000, chunk_delay_s: float = 0.0,
-                    version: str = "v2") -> FastAPI:
-    """An app that answers like ``api_v2.py``. ``chunk_delay_s`` is waited before each chunk.
+def create_stand_in(sample_rate: int = 32000, chunk_delay_s: float = 0.0, version: str = "v2",
+                    check_refs: bool = True, reload_s: float = 0.2) -> FastAPI:
+    """An app that answers like ``api_v2.py``. ``chunk_delay_s``: compute time of each step of
+    ``TTS.run`` (mode 0 blocks the server's event loop for it, as upstream's ``next()`` does).
+    ``reload_s``: the model reload after an inference error, before the stream breaks.
 
-    ``app.state``: ``requests`` (every request as a dict), ``chunks_sent`` (audio chunks written),
-    ``streams_completed``, ``disconnects`` (streams that stopped before their last chunk).
+    ``app.state``: ``requests`` (every request as a dict), ``chunks_sent``, ``streams_completed``,
+    ``disconnects`` (streams the client left before their end), ``steps_after_disconnect`` (work
+    upstream finishes for a client that has gone), ``active`` / ``max_active`` (requests inside
+    the pipeline at once), ``rendered`` (per request: the voice gains its chunks were made with).
     """
     app = FastAPI(title="GPT-SoVITS api_v2 STAND-IN")
-    app.state.requests = []
-    app.state.chunks_sent = 0
-    app.state.streams_completed = 0
-    app.state.disconnects = 0
-    languages = LANGS_V1 if version == "v1" else LANGS_V2
+    st = app.state
+    st.requests, st.rendered = [], []
+    st.chunks_sent = st.streams_completed = st.disconnects = st.steps_after_disconnect = 0
+    st.active = st.max_active = 0
+    pipeline = Pipeline(version, sample_rate, check_refs)
+    app.state.pipeline = pipeline
 
     def bad(message: str, **extra: str) -> JSONResponse:
         return JSONResponse(status_code=400, content={"message": message, **extra})
@@ -187,18 +266,25 @@ def create_stand_in(sample_rate: int = 32000, chunk_delay_s: float = 0.0,
         text_lang = req.get("text_lang")
         if text_lang in (None, ""):
             return bad("text_lang is required")
-        if text_lang.lower() not in languages:
+        if text_lang.lower() not in pipeline.languages:
             return bad(f"text_lang: {text_lang} is not supported in version {version}")
         prompt_lang = req.get("prompt_lang")
         if prompt_lang in (None, ""):
             return bad("prompt_lang is required")
-        if prompt_lang.lower() not in languages:
+        if prompt_lang.lower() not in pipeline.languages:
             return bad(f"prompt_lang: {prompt_lang} is not supported in version {version}")
         if req.get("media_type", "wav") not in MEDIA_TYPES:
             return bad(f"media_type: {req.get('media_type')} is not supported")
         if req.get("text_split_method", "cut5") not in CUT_METHODS:
             return bad(f"text_split_method:{req.get('text_split_method')} is not supported")
         return None
+
+    def enter() -> list[float]:
+        st.active += 1
+        st.max_active = max(st.max_active, st.active)
+        gains: list[float] = []
+        st.rendered.append(gains)
+        return gains
 
     async def tts_handle(req: dict, request: Request) -> Response:
         mode_raw = req.get("streaming_mode", False)
@@ -211,11 +297,17 @@ def create_stand_in(sample_rate: int = 32000, chunk_delay_s: float = 0.0,
         if media_type not in ("wav", "raw"):
             return JSONResponse(status_code=501, content={
                 "message": f"stand-in: media_type {media_type} is not reproduced"})
-        if mode == 0:
+        if mode == 0:  # upstream: next(generator) on its own event loop, blocking it
+            gains = enter()
             try:
-                sr, audio = _concat(_chunks(req, sample_rate, 0))
+                sr, audio = next(pipeline.steps(req, 0))
+                time.sleep(chunk_delay_s * max(1, len(split_text(req["text"],
+                                                                 req["text_split_method"]))))
+                gains.append(voice_gain(pipeline.ref_audio_path))
             except Exception as e:  # noqa: BLE001 - upstream's blanket handler
                 return bad("tts failed", Exception=str(e))
+            finally:
+                st.active -= 1
             if media_type == "raw":
                 return Response(audio.tobytes(), media_type="audio/raw")
             import soundfile as sf
@@ -224,28 +316,57 @@ def create_stand_in(sample_rate: int = 32000, chunk_delay_s: float = 0.0,
             sf.write(buf, audio, sr, format="wav")
             return Response(buf.getvalue(), media_type="audio/wav")
 
+        gains = enter()
+        chunks: asyncio.Queue = asyncio.Queue()
+        gone = asyncio.Event()
+
+        async def produce() -> None:
+            """The thread-pool iteration of ``TTS.run``: a step in progress when the client
+            leaves runs to its end (upstream never calls ``tts_pipeline.stop()``)."""
+            try:
+                gen = pipeline.steps(req, mode)
+                while True:
+                    if chunk_delay_s:
+                        await asyncio.sleep(chunk_delay_s)
+                    if gone.is_set():
+                        st.steps_after_disconnect += 1
+                        return
+                    try:
+                        sr, chunk = next(gen)
+                    except StopIteration:
+                        break
+                    gains.append(voice_gain(pipeline.ref_audio_path))
+                    await chunks.put((sr, chunk))
+                await chunks.put(None)
+            except Exception as exc:  # noqa: BLE001 - delivered to the body, which breaks
+                if isinstance(exc, InferenceError) and reload_s:
+                    await asyncio.sleep(reload_s)  # upstream reloads both models first
+                await chunks.put(exc)
+            finally:
+                st.active -= 1
+
+        producer = asyncio.create_task(produce())
+
         async def body():
             finished = False
             try:
                 first = True
-                for sr, chunk in _chunks(req, sample_rate, mode):
-                    if chunk_delay_s:
-                        await asyncio.sleep(chunk_delay_s)
-                    if await request.is_disconnected():
-                        return
+                while (item := await chunks.get()) is not None:
+                    if isinstance(item, Exception):
+                        finished = True
+                        raise item  # after the 200: the connection is dropped
+                    sr, chunk = item
                     if first and media_type == "wav":
                         yield wave_header_chunk(sr)
                     first = False
                     yield chunk.tobytes()
-                    app.state.chunks_sent += 1
+                    st.chunks_sent += 1
                 finished = True
-                app.state.streams_completed += 1
-            except Exception:
-                finished = True  # an inference failure is not a disconnect: drop the connection
-                raise
+                st.streams_completed += 1
             finally:
                 if not finished:
-                    app.state.disconnects += 1
+                    st.disconnects += 1
+                    gone.set()
 
         return StreamingResponse(body(), media_type=f"audio/{media_type}")
 
@@ -286,17 +407,22 @@ def create_stand_in(sample_rate: int = 32000, chunk_delay_s: float = 0.0,
     async def set_refer_audio(request: Request, refer_audio_path: str | None = None) -> Any:
         app.state.requests.append({"method": "GET", "path": "/set_refer_audio",
                                    "query": dict(request.query_params)})
-        if not refer_audio_path:
-            return bad("set refer audio failed", Exception="refer_audio_path is empty")
+        try:
+            pipeline.set_ref_audio(refer_audio_path)  # upstream: loads None -> an exception
+        except Exception as e:  # noqa: BLE001
+            return bad("set refer audio failed", Exception=str(e))
         return JSONResponse(status_code=200, content={"message": "success"})
 
     return app
 
 
-def _concat(chunks: Iterator[tuple[int, np.ndarray]]) -> tuple[int, np.ndarray]:
-    """Non-streaming: all segments (each with its interval) joined, like ``audio_postprocess``."""
-    items = list(chunks)
-    return items[0][0], np.concatenate([c for _, c in items])
+def write_ref_clip(path, seconds: float = 4.0, rate: int = 32000) -> str:
+    """A reference clip for the stand-in (any audio of the right length; it only measures it)."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(int(seconds * 1000))
+    sf.write(str(path), (rng.normal(0, 0.1, int(seconds * rate))).astype(np.float32), rate)
+    return str(path)
 
 
 @contextlib.contextmanager

@@ -45,26 +45,76 @@ class TTSRouter:
                 return engine, None
         raise TTSError(f"no TTS engine speaks language {language!r}", code="VALIDATION_ERROR")
 
+    def _sovits(self):
+        from realtime.engines.tts.sovits import GPTSoVITSEngine
+
+        return next((e for e in self.engines if isinstance(e, GPTSoVITSEngine)), None)
+
+    @staticmethod
+    def _sovits_voice(character):
+        from realtime.engines.tts.sovits import SovitsVoice
+
+        b = character.voice
+        return SovitsVoice(ref_audio_path=b.ref_audio_path, prompt_text=b.prompt_text or "",
+                           prompt_lang=b.prompt_lang or character.language, name=character.name,
+                           language=character.language)
+
     def bind_character_voice(self, character) -> str | None:
-        """The voice id a character speaks with: its GPT-SoVITS reference clip (registered
-        with the GPT-SoVITS engine as ``char-<id>``), else its ``voice_id`` when this server
-        has it, else None (the language's default voice)."""
+        """The voice id a character speaks with: its GPT-SoVITS reference clip (bound to the
+        GPT-SoVITS engine as ``char-<id>`` until :meth:`release_voice`), else its ``voice_id``
+        when this server has it, else None (the language's default voice)."""
         binding = character.voice
         if binding.engine == "gpt_sovits" and binding.ref_audio_path:
-            from realtime.engines.tts.sovits import GPTSoVITSEngine, SovitsVoice
-
-            for engine in self.engines:
-                if isinstance(engine, GPTSoVITSEngine):
-                    local = f"char-{character.id}"
-                    engine.add_voice(local, SovitsVoice(
-                        ref_audio_path=binding.ref_audio_path, prompt_text=binding.prompt_text,
-                        prompt_lang=binding.prompt_lang, name=character.name,
-                        language=character.language))
-                    return f"{engine.name}:{local}"
-            return None  # no GPT-SoVITS here: the default voice for the language
+            engine = self._sovits()
+            if engine is None:
+                return None  # no GPT-SoVITS here: the default voice for the language
+            local = f"char-{character.id}"
+            try:
+                engine.bind(local, self._sovits_voice(character))
+            except ValueError as exc:  # stored before the rules were checked: say why, go on
+                log.warning("character %s: its GPT-SoVITS voice is unusable (%s); using the "
+                            "default voice", character.id, exc)
+                return None
+            return f"{engine.name}:{local}"
         if binding.voice_id and binding.voice_id in self.voice_ids():
             return binding.voice_id
         return None
+
+    def release_voice(self, voice_id: str | None) -> None:
+        """Give back a voice bound by :meth:`bind_character_voice` (no-op for other ids)."""
+        if not voice_id:
+            return
+        engine_name, _, local = voice_id.partition(":")
+        engine = self._sovits()
+        if engine is not None and engine_name == engine.name and local.startswith("char-"):
+            engine.release(local)
+
+    def character_voice_info(self, character) -> VoiceInfo | None:
+        """How a character's own GPT-SoVITS voice is listed (for its owner only)."""
+        engine = self._sovits()
+        b = character.voice
+        if engine is None or b.engine != "gpt_sovits" or not b.ref_audio_path:
+            return None
+        return VoiceInfo(id=f"{engine.name}:char-{character.id}", name=character.name,
+                         language=character.language, engine=engine.name,
+                         extra={"prompt_lang": b.prompt_lang or character.language,
+                                "character_id": character.id})
+
+    async def validate_character_voice(self, character) -> None:
+        """Check a character's voice before it is saved: GPT-SoVITS rules (and the clip, with
+        the server itself when one is configured). Raises ``ValueError`` with the reason, or
+        :class:`TTSError` ``SERVICE_UNAVAILABLE`` when the server cannot be asked."""
+        b = character.voice
+        if b.engine != "gpt_sovits" or not b.ref_audio_path:
+            return
+        from realtime.engines.tts.sovits import check_voice
+
+        engine = self._sovits()
+        voice = self._sovits_voice(character)
+        if engine is None:  # nothing to ask: the rules every version shares
+            check_voice(voice, "v2")
+            return
+        await engine.validate_voice(voice)
 
     async def health(self, timeout_s: float) -> dict[str, str]:
         async def one(engine: TTSEngine) -> str:

@@ -1,36 +1,65 @@
 """GPT-SoVITS over HTTP: a client for the upstream ``api_v2.py`` server (``POST /tts``).
 
-Wire behaviour relied on (upstream ``api_v2.py``):
+How the real server answers (``api_v2.py`` and ``TTS_infer_pack/TTS.py`` at upstream ``48b1a01``),
+and what this client makes of it:
 
-* Streaming (``streaming_mode`` 1/2/3, ``media_type="wav"``): status 200, chunked body. The first
-  HTTP chunk is a 44-byte WAV header written by Python's ``wave`` with zero frames, so its RIFF
-  and ``data`` sizes are bogus (36 / 0); every later chunk is headerless mono int16 PCM.
-* Non-streaming (``streaming_mode`` 0): one complete WAV written by soundfile (PCM_16).
-* Errors: 400 ``{"message": ..., "Exception": ...}`` (validation, or "tts failed" in
-  non-streaming mode); 422 ``{"detail": [...]}`` for type errors. In streaming mode an inference
-  error after the 200 only cuts the body short.
+* **Streaming** (``streaming_mode`` 1/2/3, ``media_type="wav"``): 200, a 44-byte ``wave`` header
+  with zero sizes, then headerless mono int16 PCM.
+* **Non-streaming** (mode 0): one soundfile WAV.
+* **Validation errors**: 400 ``{"message", "Exception"?}``; 422 ``{"detail"}`` for type errors.
+* **Errors before inference** (reference clip missing or outside 3-10 s, empty ``prompt_text``
+  on a v3/v4 model): mode 0 answers 400 ``tts failed``; streaming modes answer **200 and then
+  drop the connection without a byte**. Reported as ``TTS_FAILED`` with that explanation.
+* **Errors during inference**: the server first yields its placeholder, 1 s of silence at
+  16 kHz, then reloads its models and re-raises. Mode 0 returns the placeholder as a **200 WAV**
+  (it looks like success); streaming modes send it (after a 16 kHz header if it is the first
+  chunk) and then drop the connection. This client recognises the placeholder (exactly 16,000
+  zero samples at 16 kHz) in mode 0, and in streaming modes never releases trailing silence
+  until more audio or a clean end follows, so a failure costs no silence at the listener.
+* **A sentence its text preprocessing empties**: streaming modes answer 200 with an **empty
+  body**; the sentence is skipped (nothing to say). Mode 0 answers the placeholder (reported as
+  a failure: mode 0 cannot tell the two apart).
+* **One pipeline, no lock**: concurrent requests share the server's reference and prompt cache,
+  so requests to one server are serialised here (``max_concurrency``, 1 by default) unless it is
+  configured as safe for concurrency (several servers behind a balancer).
+* **No stop on disconnect**: closing a stream does not stop the sentence being computed; a cut
+  response asks for no further sentences.
+* **Versions**: v1 models speak no Korean; v3/v4 need a prompt text. :meth:`check_voice` and
+  :meth:`validate_voice` refuse such reference voices before they are used.
 
 There is no alignment, so chunks carry ``phonemes=None`` and the turn engine fits visemes itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import struct
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import numpy as np
 
 from realtime.engines.tts.base import SynthChunk, TTSEngine, TTSError, VoiceInfo
+from realtime.engines.tts.wav_stream import WavStreamDecoder, parse_wav_header  # noqa: F401
 
-LANG_MAP = {"ko": "ko", "en": "en", "ja": "ja", "zh": "zh"}
-SUPPORTED = frozenset({"ko", "en", "ja", "zh", "yue"})
-MAX_HEADER_BYTES = 64 * 1024  # give up looking for the ``data`` chunk after this much
-_WAVE_FORMAT_PCM = 1
-_WAVE_FORMAT_EXTENSIBLE = 0xFFFE
-_UNKNOWN_SIZES = (0, 0xFFFFFFFF, 0x7FFFFFFF)  # placeholders streaming writers put in ``data``
+log = logging.getLogger(__name__)
+
+LANG_MAP = {"ko": "ko", "en": "en", "ja": "ja", "zh": "zh", "yue": "yue"}
+V1_LANGUAGES = frozenset({"auto", "en", "zh", "ja", "all_zh", "all_ja"})
+V2_LANGUAGES = frozenset({"auto", "auto_yue", "en", "zh", "ja", "yue", "ko", "all_zh", "all_ja",
+                          "all_yue", "all_ko"})
+VERSIONS = ("v1", "v2", "v2Pro", "v2ProPlus", "v3", "v4")
+PROMPT_TEXT_REQUIRED = frozenset({"v3", "v4"})  # TTS.py: NO_PROMPT_ERROR with a vocoder
+REF_MIN_S, REF_MAX_S = 3.0, 10.0  # TTS.py _set_prompt_semantic: 48,000-160,000 samples at 16 kHz
+PLACEHOLDER_RATE, PLACEHOLDER_SAMPLES = 16000, 16000  # TTS.run's "failed" answer
+PROBE_TEXT = {"ko": "네.", "ja": "はい。", "zh": "好。", "yue": "好。"}
+
+
+def languages(version: str) -> frozenset[str]:
+    return V1_LANGUAGES if version == "v1" else V2_LANGUAGES
 
 
 @dataclass
@@ -44,99 +73,28 @@ class SovitsVoice:
     language: str = "ko"
 
 
-@dataclass(frozen=True, slots=True)
-class WavFormat:
-    """What the WAV header says, and where the PCM starts."""
+def check_voice(voice: SovitsVoice, version: str) -> None:
+    """The rules the server applies to a reference voice that can be checked without it (the
+    clip's length too, when the path is readable here). Raises ``ValueError`` with the reason."""
+    if not voice.ref_audio_path:
+        raise ValueError("a GPT-SoVITS voice needs ref_audio_path (a WAV on the GPT-SoVITS host)")
+    if voice.prompt_lang.lower() not in languages(version):
+        raise ValueError(f"prompt_lang {voice.prompt_lang!r} is not supported by GPT-SoVITS "
+                         f"{version} models (they take {', '.join(sorted(languages(version)))})")
+    if version in PROMPT_TEXT_REQUIRED and not voice.prompt_text.strip():
+        raise ValueError(f"GPT-SoVITS {version} models need the reference clip's transcript "
+                         "(prompt_text)")
+    path = Path(voice.ref_audio_path)
+    if path.is_file():  # a shared volume: check the length here, as the server will
+        import soundfile as sf
 
-    sample_rate: int
-    channels: int
-    sample_width: int  # bytes per sample
-    data_offset: int  # index of the first PCM byte in the buffer that was parsed
-    data_size: int  # as written in the header; meaningless (0) in api_v2 streaming
-
-
-def parse_wav_header(buf: bytes) -> WavFormat | None:
-    """Parse a RIFF/WAVE header from the start of ``buf``.
-
-    Returns ``None`` while more bytes are needed (header split across HTTP chunks). Chunks other
-    than ``fmt `` and ``data`` (``LIST``, ``fact``...) are skipped. Raises :class:`TTSError` for
-    anything that is not a WAV header.
-    """
-    if len(buf) < 12:
-        if not (b"RIFF".startswith(buf[:4]) and b"WAVE".startswith(buf[8:12])):
-            raise TTSError("GPT-SoVITS reply is not a WAV stream")
-        return None
-    if buf[:4] != b"RIFF" or buf[8:12] != b"WAVE":
-        raise TTSError("GPT-SoVITS reply is not a WAV stream")
-    pos = 12
-    fmt: tuple[int, int, int, int] | None = None
-    while len(buf) >= pos + 8:
-        cid = buf[pos:pos + 4]
-        (size,) = struct.unpack_from("<I", buf, pos + 4)
-        body = pos + 8
-        if cid == b"data":
-            if fmt is None:
-                raise TTSError("WAV data chunk before its fmt chunk")
-            _, channels, rate, bits = fmt
-            return WavFormat(rate, channels, bits // 8, body, size)
-        if cid == b"fmt ":
-            if size < 16:
-                raise TTSError("WAV fmt chunk too short")
-            if len(buf) < body + 16:
-                return None
-            tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", buf, body)
-            fmt = (tag, channels, rate, bits)
-            if tag not in (_WAVE_FORMAT_PCM, _WAVE_FORMAT_EXTENSIBLE):
-                raise TTSError(f"WAV format tag {tag} is not PCM")
-        pos = body + size + (size & 1)  # chunks are padded to even sizes
-    if pos > MAX_HEADER_BYTES:
-        raise TTSError("no WAV data chunk in the first 64 KiB")
-    return None
-
-
-class WavStreamDecoder:
-    """Incremental WAV → int16 decoder: feed raw HTTP bytes, get sample arrays back.
-
-    ``trust_size`` honours the header's ``data`` size (complete files); streamed headers from
-    api_v2 say 0, so streaming leaves it off and takes every byte after the header as PCM.
-    """
-
-    def __init__(self, *, trust_size: bool = False) -> None:
-        self.trust_size = trust_size
-        self.format: WavFormat | None = None
-        self._head = b""
-        self._odd = b""  # a trailing half sample carried to the next feed
-        self._left: int | None = None  # PCM bytes still expected when the size is trusted
-
-    @property
-    def sample_rate(self) -> int | None:
-        return self.format.sample_rate if self.format else None
-
-    def feed(self, data: bytes) -> np.ndarray:
-        """Consume ``data``; return the complete int16 samples it finished (maybe empty)."""
-        if self.format is None:
-            self._head += data
-            fmt = parse_wav_header(self._head)
-            if fmt is None:
-                if len(self._head) > MAX_HEADER_BYTES:
-                    raise TTSError("no WAV data chunk in the first 64 KiB")
-                return np.zeros(0, np.int16)
-            if fmt.channels != 1 or fmt.sample_width != 2:
-                raise TTSError(f"GPT-SoVITS sent {fmt.channels} channel(s) of "
-                               f"{8 * fmt.sample_width}-bit audio; need mono 16-bit")
-            if fmt.sample_rate <= 0:
-                raise TTSError("WAV header has no sample rate")
-            self.format = fmt
-            if self.trust_size and fmt.data_size not in _UNKNOWN_SIZES:
-                self._left = fmt.data_size
-            data, self._head = self._head[fmt.data_offset:], b""
-        if self._left is not None:
-            data = data[:self._left]
-            self._left -= len(data)
-        data = self._odd + data
-        cut = len(data) - (len(data) & 1)
-        self._odd = data[cut:]
-        return np.frombuffer(data[:cut], dtype="<i2").astype(np.int16)
+        try:
+            info = sf.info(str(path))
+        except Exception as exc:  # noqa: BLE001 - unreadable: the server would fail too
+            raise ValueError(f"reference clip {path} is not readable audio: {exc}") from None
+        if not REF_MIN_S <= info.duration <= REF_MAX_S:
+            raise ValueError(f"reference clip {path} is {info.duration:.1f} s; GPT-SoVITS takes "
+                             f"{REF_MIN_S:.0f}-{REF_MAX_S:.0f} s")
 
 
 class GPTSoVITSEngine(TTSEngine):
@@ -155,18 +113,28 @@ class GPTSoVITSEngine(TTSEngine):
         timeout_s: float = 30.0,
         client: httpx.AsyncClient | None = None,
         min_chunk_s: float = 0.04,
+        version: str = "v2",
+        max_concurrency: int = 1,
     ) -> None:
         if default_voice not in voices:
             raise ValueError(f"default voice {default_voice!r} is not among the configured voices")
         if streaming_mode not in (0, 1, 2, 3):
             raise ValueError("streaming_mode must be 0, 1, 2 or 3")
+        if version not in VERSIONS:
+            raise ValueError(f"GPT-SoVITS version must be one of {', '.join(VERSIONS)}")
+        for voice in voices.values():
+            check_voice(voice, version)
         self.base_url = base_url.rstrip("/")
         self._voices = dict(voices)
+        self._bound: dict[str, tuple[SovitsVoice, int]] = {}  # character voices, ref-counted
         self.default_voice = default_voice
         self.text_split_method = text_split_method
         self.streaming_mode = int(streaming_mode)
         self.timeout_s = timeout_s
         self.min_chunk_s = min_chunk_s
+        self.version = version
+        self._slots = asyncio.Semaphore(max(1, max_concurrency))
+        self._busy = 0
         self._client = client
         self._owns_client = False
 
@@ -184,26 +152,54 @@ class GPTSoVITSEngine(TTSEngine):
     def _timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.timeout_s, connect=min(5.0, self.timeout_s))
 
-    def add_voice(self, voice_id: str, voice: SovitsVoice) -> None:
-        """Register (or replace) a reference voice, e.g. a character's own clip."""
-        self._voices[voice_id] = voice
+    # ------------------------------------------------------------------ voices
+    def bind(self, voice_id: str, voice: SovitsVoice) -> None:
+        """Use a character's own reference voice under ``voice_id`` until :meth:`release`."""
+        check_voice(voice, self.version)
+        _, n = self._bound.get(voice_id, (voice, 0))
+        self._bound[voice_id] = (voice, n + 1)
+
+    def release(self, voice_id: str) -> None:
+        entry = self._bound.get(voice_id)
+        if entry is None:
+            return
+        voice, n = entry
+        if n <= 1:
+            del self._bound[voice_id]
+        else:
+            self._bound[voice_id] = (voice, n - 1)
+
+    @property
+    def bound(self) -> int:
+        return len(self._bound)
 
     def voices(self) -> list[VoiceInfo]:
+        """The configured (shared) voices; characters' own voices are not listed here."""
         return [
-            VoiceInfo(id=vid, name=v.name or vid, language=v.language, engine=self.name,
+            VoiceInfo(id=f"{self.name}:{vid}", name=v.name or vid, language=v.language,
+                      engine=self.name,
                       extra={"prompt_lang": v.prompt_lang})
             for vid, v in self._voices.items()
         ]
 
     def supports(self, language: str) -> bool:
-        return language.lower() in SUPPORTED
+        mapped = LANG_MAP.get(language.lower())
+        return mapped is not None and mapped in languages(self.version)
 
-    def build_request(self, text: str, language: str, voice: str | None, speed: float) -> dict:
-        """The JSON body of ``POST /tts`` (exposed for tests and logging)."""
+    def _voice(self, voice: str | None) -> SovitsVoice:
         vid = voice or self.default_voice
-        v = self._voices.get(vid)
+        v = self._voices.get(vid) or self._bound.get(vid, (None, 0))[0]
         if v is None:
             raise TTSError(f"unknown GPT-SoVITS voice {vid!r}", code="VALIDATION_ERROR")
+        return v
+
+    def build_request(self, text: str, language: str, voice: str | None, speed: float,
+                      streaming_mode: int | None = None) -> dict:
+        """The JSON body of ``POST /tts`` (exposed for tests and logging)."""
+        return self._body(text, language, self._voice(voice), speed,
+                          self.streaming_mode if streaming_mode is None else streaming_mode)
+
+    def _body(self, text: str, language: str, v: SovitsVoice, speed: float, mode: int) -> dict:
         return {
             "text": text,
             "text_lang": LANG_MAP.get(language.lower(), "auto"),
@@ -212,58 +208,100 @@ class GPTSoVITSEngine(TTSEngine):
             "prompt_lang": v.prompt_lang.lower(),
             "text_split_method": self.text_split_method,
             "speed_factor": float(speed),
-            "streaming_mode": self.streaming_mode,
+            "streaming_mode": mode,
             "media_type": "wav",
             "batch_size": 1,
             "parallel_infer": False,
         }
 
+    async def validate_voice(self, voice: SovitsVoice) -> None:
+        """Check a reference voice with the server itself (one short, non-streamed synthesis:
+        the server loads the clip and checks its length and transcript). Raises ``ValueError``
+        with the server's reason, or :class:`TTSError` ``SERVICE_UNAVAILABLE``."""
+        check_voice(voice, self.version)
+        text = PROBE_TEXT.get(voice.prompt_lang.lower(), "Yes.")
+        try:
+            async for _ in self._stream(self._body(text, voice.prompt_lang, voice, 1.0, 0)):
+                pass
+        except TTSError as exc:
+            if exc.code == "SERVICE_UNAVAILABLE":
+                raise
+            raise ValueError(f"GPT-SoVITS refused the reference voice: {exc}") from None
+
+    # ------------------------------------------------------------------ synthesis
     async def synthesize(
         self, text: str, *, language: str, voice: str | None = None, speed: float = 1.0
     ) -> AsyncIterator[SynthChunk]:
         """POST ``/tts`` and yield the audio as it streams in (chunks of >= ``min_chunk_s``)."""
+        async for chunk in self._stream(self.build_request(text, language, voice, speed)):
+            yield chunk
+
+    async def _stream(self, body: dict) -> AsyncIterator[SynthChunk]:
         if self._client is None:
             raise TTSError("GPT-SoVITS engine not started", code="SERVICE_UNAVAILABLE")
-        body = self.build_request(text, language, voice, speed)
-        decoder = WavStreamDecoder(trust_size=self.streaming_mode == 0)
-        total = 0
+        mode = body["streaming_mode"]
+        decoder = WavStreamDecoder(trust_size=mode == 0)
+        gate = _SilenceGate()
+        received = total = 0
         got_response = False
-        try:
-            async with self._client.stream("POST", f"{self.base_url}/tts", json=body,
-                                           timeout=self._timeout()) as resp:
-                got_response = True
-                if resp.status_code != 200:
-                    raise TTSError(_error_message(resp.status_code, await resp.aread()))
-                pending: list[np.ndarray] = []
-                held = 0
-                async for data in resp.aiter_bytes():
-                    samples = decoder.feed(data)
-                    if not samples.size:
-                        continue
-                    pending.append(samples)
-                    held += samples.size
-                    sr = decoder.sample_rate or 0
-                    if held >= sr * self.min_chunk_s:
-                        total += held
-                        yield SynthChunk(pcm=_join(pending), sample_rate=sr)
-                        pending, held = [], 0
-                if held:
-                    total += held
-                    yield SynthChunk(pcm=_join(pending), sample_rate=decoder.sample_rate or 0)
-        except httpx.TimeoutException as exc:
-            raise TTSError(f"GPT-SoVITS timed out: {exc!r}", code="SERVICE_UNAVAILABLE") from exc
-        except httpx.TransportError as exc:
-            if got_response:  # the server answered 200 and then broke off (inference error)
-                raise TTSError(f"GPT-SoVITS audio stream broke off: {exc!r}") from exc
-            raise TTSError(f"GPT-SoVITS unreachable at {self.base_url}: {exc!r}",
-                           code="SERVICE_UNAVAILABLE") from exc
+        async with self._slots:  # one request at a time per server (its pipeline is shared)
+            self._busy += 1
+            try:
+                async with self._client.stream("POST", f"{self.base_url}/tts", json=body,
+                                               timeout=self._timeout()) as resp:
+                    got_response = True
+                    if resp.status_code != 200:
+                        raise TTSError(_error_message(resp.status_code, await resp.aread()))
+                    pending: list[np.ndarray] = []
+                    held = 0
+                    async for data in resp.aiter_bytes():
+                        received += len(data)
+                        samples = decoder.feed(data)
+                        if mode != 0:
+                            samples = gate.feed(samples)
+                        if not samples.size:
+                            continue
+                        pending.append(samples)
+                        held += samples.size
+                        sr = decoder.sample_rate or 0
+                        if mode != 0 and held >= sr * self.min_chunk_s:
+                            total += held
+                            yield SynthChunk(pcm=_join(pending), sample_rate=sr)
+                            pending, held = [], 0
+                    if mode != 0:
+                        pending.append(gate.flush())  # a clean end: the silence was real
+                    pcm = _join(pending) if pending else np.zeros(0, np.int16)
+            except httpx.TimeoutException as exc:
+                raise TTSError(f"GPT-SoVITS timed out: {exc!r}",
+                               code="SERVICE_UNAVAILABLE") from exc
+            except httpx.TransportError as exc:
+                if got_response:
+                    raise TTSError(_broke_off(received, decoder)) from exc
+                raise TTSError(f"GPT-SoVITS unreachable at {self.base_url}: {exc!r}",
+                               code="SERVICE_UNAVAILABLE") from exc
+            finally:
+                self._busy -= 1
+        if received == 0 and mode != 0:
+            log.warning("GPT-SoVITS had nothing to say for %r (empty reply): sentence skipped",
+                        body["text"][:60])
+            return
         if decoder.format is None:
             raise TTSError("GPT-SoVITS sent no WAV header")
-        if total == 0:
+        if mode == 0 and decoder.sample_rate == PLACEHOLDER_RATE \
+                and pcm.size == PLACEHOLDER_SAMPLES and not pcm.any():
+            raise TTSError("GPT-SoVITS answered with its failure placeholder (1 s of silence at "
+                           "16 kHz): inference failed, or the text had nothing it could speak; "
+                           "its log has the reason")
+        if not total + pcm.size:
             raise TTSError("GPT-SoVITS returned no audio")
+        if pcm.size:
+            yield SynthChunk(pcm=pcm, sample_rate=decoder.sample_rate or 0)
 
     async def health(self) -> bool:
-        """api_v2 has no health route: any HTTP reply (``GET /control`` → 400) means it is up."""
+        """api_v2 has no health route: any HTTP reply (``GET /control`` → 400) means it is up.
+        While one of our requests is running, it is up (mode 0 blocks its event loop)."""
+        if self._busy:
+            return True
         client = self._client or httpx.AsyncClient()
         try:
             await client.get(f"{self.base_url}/control", timeout=2.0)
@@ -275,8 +313,43 @@ class GPTSoVITSEngine(TTSEngine):
                 await client.aclose()
 
 
+class _SilenceGate:
+    """Holds back a trailing run of exact-zero samples until audio follows or the stream ends
+    cleanly: api_v2's failure placeholder (silence, then a dropped connection) never plays."""
+
+    def __init__(self) -> None:
+        self._held: list[np.ndarray] = []
+
+    def feed(self, samples: np.ndarray) -> np.ndarray:
+        if not samples.size:
+            return samples
+        nz = np.flatnonzero(samples)
+        if not nz.size:
+            self._held.append(samples)
+            return samples[:0]
+        cut = int(nz[-1]) + 1
+        out = _join([*self._held, samples[:cut]])
+        self._held = [samples[cut:]] if cut < samples.size else []
+        return out
+
+    def flush(self) -> np.ndarray:
+        out = _join(self._held) if self._held else np.zeros(0, np.int16)
+        self._held = []
+        return out
+
+
 def _join(parts: list[np.ndarray]) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _broke_off(received: int, decoder: WavStreamDecoder) -> str:
+    if decoder.format is None or received <= 44:
+        return ("GPT-SoVITS accepted the request, then failed before any audio (HTTP 200 and a "
+                "dropped connection: api_v2's way of reporting a reference clip it cannot use, a "
+                "missing prompt text for v3/v4 models, or an inference error; its log has the "
+                "reason)")
+    return ("GPT-SoVITS failed while synthesising (the audio stream broke off after "
+            f"{received} bytes: an inference error; its log has the reason)")
 
 
 def _error_message(status: int, raw: bytes) -> str:
