@@ -3,6 +3,7 @@ coded errors in the seeds' envelope."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import httpx
@@ -78,3 +79,32 @@ async def test_bad_uploads(live, speech):
     # the server is fine afterwards
     r = await post(live, encode(speech, 16000, "WAV"))
     assert r.status_code == 200 and r.json()["data"]["rejected"] is None
+
+
+async def test_long_files_are_refused_from_the_header_and_decoding_is_off_the_loop(
+        live, speech, monkeypatch):
+    """A file over the length limit is refused from its header, without decoding it; a file
+    within it is decoded and resampled in a worker thread, never on the event loop (where every
+    live session's audio waits)."""
+    from realtime.api import stt as stt_api
+
+    calls: list[bool] = []
+    decode = stt_api._decode
+
+    def spy(data: bytes):
+        try:
+            asyncio.get_running_loop()
+            calls.append(True)  # on an event loop: wrong
+        except RuntimeError:
+            calls.append(False)  # in a worker thread
+        return decode(data)
+
+    monkeypatch.setattr(stt_api, "_decode", spy)
+    limit = live.services.settings.stt_max_upload_s
+    long = np.zeros(int((limit + 5) * 8000), np.float32)  # FLAC of silence: small, but too long
+    r = await post(live, encode(long, 8000, "FLAC"), "audio/flac")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "AUDIO_TOO_LONG"
+    assert calls == []  # refused before decoding
+    r = await post(live, encode(soxr.resample(speech, 16000, 44100).astype(np.float32), 44100,
+                                "FLAC"), "audio/flac")
+    assert r.status_code == 200 and calls == [False]

@@ -5,13 +5,15 @@ The body is the file itself (WAV, FLAC or OGG/Vorbis; any rate, mono or stereo),
 
     curl -s localhost:8000/api/stt --data-binary @question.wav -H 'content-type: audio/wav'
 
-It is decoded with soundfile, mixed to mono, resampled to 16 kHz and transcribed by the same
-Whisper worker and hallucination guards as voice turns. Audio that is valid but not speech is a
+Its length is checked from the header, then it is decoded with soundfile, mixed to mono and
+resampled to 16 kHz in a worker thread (never on the event loop, where every live session's
+audio waits), and transcribed by the same Whisper worker and hallucination guards as voice turns. Audio that is valid but not speech is a
 success with ``rejected`` set (and empty ``text``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import numpy as np
@@ -54,14 +56,9 @@ async def transcribe(request: Request, services: ServicesDep,
             raise ApiError("PAYLOAD_TOO_LARGE", f"over {s.stt_max_upload_bytes} bytes")
     if not body:
         raise ApiError("INVALID_AUDIO", "the body is empty")
-    audio, rate = _decode(bytes(body))
-    duration = len(audio) / rate
-    if duration > s.stt_max_upload_s:
-        raise ApiError("AUDIO_TOO_LONG",
-                       f"{duration:.1f} s of audio; at most {s.stt_max_upload_s:.0f} s")
-    audio16 = audio if rate == 16000 else soxr.resample(audio, rate, 16000).astype(np.float32)
+    audio16, duration = await asyncio.to_thread(_load, bytes(body), s.stt_max_upload_s)
     try:
-        tr = await stt.transcribe(np.clip(audio16, -1.0, 1.0), language=language)
+        tr = await stt.transcribe(audio16, language=language)
     except STTError as exc:
         raise ApiError(exc.code if exc.code == "SERVICE_UNAVAILABLE" else "STT_FAILED",
                        str(exc)) from exc
@@ -72,6 +69,24 @@ async def transcribe(request: Request, services: ServicesDep,
         "duration_s": round(duration, 3), "no_speech_prob": round(tr.no_speech_prob, 4),
         "avg_logprob": None if not np.isfinite(tr.avg_logprob) else round(tr.avg_logprob, 4),
         "processing_ms": round(tr.processing_s * 1000.0, 1)}}
+
+
+def _load(data: bytes, max_s: float) -> tuple[np.ndarray, float]:
+    """In a worker thread (a long file takes a tenth of a second or more to decode): the length
+    from the header first, then decode, mix to mono and resample. -> (16 kHz float32, seconds)."""
+    try:
+        info = sf.info(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - libsndfile says why in the message
+        raise ApiError("INVALID_AUDIO", f"not a readable WAV/FLAC/OGG file: {exc}") from exc
+    if info.samplerate > 0 and info.frames / info.samplerate > max_s:
+        raise ApiError("AUDIO_TOO_LONG", f"{info.frames / info.samplerate:.1f} s of audio; at "
+                                         f"most {max_s:.0f} s")
+    audio, rate = _decode(data)
+    duration = len(audio) / rate
+    if duration > max_s:  # the header understated it
+        raise ApiError("AUDIO_TOO_LONG", f"{duration:.1f} s of audio; at most {max_s:.0f} s")
+    audio16 = audio if rate == 16000 else soxr.resample(audio, rate, 16000).astype(np.float32)
+    return np.clip(audio16, -1.0, 1.0), duration
 
 
 def _decode(data: bytes) -> tuple[np.ndarray, int]:
