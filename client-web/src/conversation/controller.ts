@@ -13,6 +13,7 @@ import {
   addMessage, DEFAULT_AVATAR, pushError, setSettings, useStore, type Activity, type TtsMode,
 } from '../state/store';
 import { handleAudio, handleEvent } from './events';
+import type { ConversationState } from './types';
 
 const MARK_INTERVAL_MS = 250;
 const TICK_MS = 100;
@@ -27,7 +28,7 @@ function sessionToken(): string | null {
   }
 }
 
-export class Conversation {
+export class Conversation implements ConversationState {
   readonly player = new AudioPlayer();
   readonly performance = new Performance();
   readonly connection: Connection;

@@ -5,7 +5,7 @@ import type { AudioFrame, EventOf, ServerEvent } from '../protocol/codec';
 import {
   addMessage, pushError, updateMessage, useStore, type ChatMessage, type Latency,
 } from '../state/store';
-import type { Conversation } from './controller';
+import type { ConversationState as Conversation } from './types';
 
 const byResponse = (id: number) => (m: ChatMessage) => m.role === 'assistant' && m.responseId === id;
 
