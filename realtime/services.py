@@ -54,13 +54,13 @@ def build_tts_engines(settings: Settings) -> list[TTSEngine]:
     return engines
 
 
-def build_voice(settings: Settings, metrics: Metrics):
+def build_listening(settings: Settings, metrics: Metrics):
     """-> (VadHub, WhisperSTT), or (None, None) when voice input is off."""
     if not settings.voice_enabled:
         return None, None
-    from realtime.voice.hub import VadHub
-    from realtime.voice.stt import SttOptions, WhisperSTT
-    from realtime.voice.vad import SileroModel
+    from realtime.listen.hub import VadHub
+    from realtime.listen.stt import SttOptions, WhisperSTT
+    from realtime.listen.silero import SileroModel
 
     hub = VadHub(SileroModel(settings.vad_model_path), observe_lag=metrics.vad_lag.observe_many)
     stt = WhisperSTT(SttOptions(
@@ -108,9 +108,9 @@ class Services:
     engine: TurnEngine
     metrics: Metrics
     llama: LlamaServerProcess | None = None
-    vad_hub: object | None = None  # realtime.voice.hub.VadHub
-    stt: object | None = None  # realtime.voice.stt.STT
-    voice_error: str | None = None
+    vad_hub: object | None = None  # realtime.listen.hub.VadHub
+    stt: object | None = None  # realtime.listen.stt.STT
+    listen_error: str | None = None
     memory: Memory | None = None
     limits: Limits | None = None
     counter: TokenCounter | None = None
@@ -143,15 +143,15 @@ class Services:
         tts = TTSRouter(tts_engines if tts_engines is not None else build_tts_engines(settings))
         metrics = Metrics()
         engine = TurnEngine(settings, llm, tts, metrics)
-        voice_error = None
+        listen_error = None
         try:
-            hub, stt = build_voice(settings, metrics)
-        except Exception as exc:  # noqa: BLE001 - typed chat still works without voice
+            hub, stt = build_listening(settings, metrics)
+        except Exception as exc:  # noqa: BLE001 - typed chat still works without listening
             log.error("voice input disabled: %s", exc)
-            hub, stt, voice_error = None, None, str(exc)
+            hub, stt, listen_error = None, None, str(exc)
         memory, limits, counter = build_memory(settings, llm, metrics,
                                                llama.base_url if llama else settings.llm_base_url)
-        return cls(settings, llm, tts, engine, metrics, llama, hub, stt, voice_error, memory,
+        return cls(settings, llm, tts, engine, metrics, llama, hub, stt, listen_error, memory,
                    limits, counter)
 
     async def start(self) -> None:
@@ -227,9 +227,9 @@ class Services:
             # the first decode is slower (allocations); pay it now, on low noise (not "quiet")
             noise = np.random.default_rng(0).normal(0, 0.01, 16000).astype(np.float32)
             await self.stt.transcribe(noise)
-        except Exception as exc:  # noqa: BLE001 - typed chat still works without voice
+        except Exception as exc:  # noqa: BLE001 - typed chat still works without listening
             log.error("speech-to-text failed to load, voice input disabled: %s", exc)
-            self.voice_error = str(exc)
+            self.listen_error = str(exc)
             self.stt = None
 
     async def stop(self) -> None:

@@ -34,7 +34,7 @@ from realtime.protocol.messages import (
     InputText, PlaybackMark, Ping, Pong, ResponseCancel, ResponseSpeak,
     SessionConfig, SessionUpdate, SessionUpdated, client_message_adapter,
 )
-from realtime.voice.input import SpeechTurn, VoiceInput
+from realtime.listen.mic import SpeechTurn, MicInput
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,9 @@ class Session:
         self.rate = settings.output_sample_rate
         self.metrics = metrics
         self.floor = Floor(engine, sink, rate=self.rate, spawn=self.spawn, metrics=metrics)
-        self.mic: VoiceInput | None = None
+        self.mic: MicInput | None = None
         if vad_hub is not None and stt is not None:
-            self.mic = VoiceInput(self, settings, vad_hub, stt, metrics)
+            self.mic = MicInput(self, settings, vad_hub, stt, metrics)
 
     def spawn(self, coro, name: str | None = None) -> asyncio.Task:
         """A task in this session's group (ends with the session)."""

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-from realtime.voice.stt import (
+from realtime.listen.stt import (
     SegmentStats,
     STTError,
     SttOptions,

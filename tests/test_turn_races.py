@@ -21,7 +21,7 @@ from realtime.config import Settings
 from realtime.errors import ProtocolError
 from realtime.pipeline.turn import TurnEngine
 from realtime.session import Session
-from realtime.voice.input import SpeechTurn
+from realtime.listen.mic import SpeechTurn
 from tests.races import Jitter, LogSink, PacedLLM, build_memory, check_invariants, tone_router
 
 SEEDS = range(30)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime.voice.vad import (
-    CONTEXT, SAMPLE_RATE, WINDOW, SileroModel, StreamingVad, Utterance, VadEvent, VadOptions,
-    feed_many,
-)
+from realtime.listen.silero import CONTEXT, SAMPLE_RATE, WINDOW, SileroModel
+from realtime.listen.vad import StreamingVad, Utterance, VadEvent, VadOptions, feed_many
 from tests.speech import espeak_16k, piper_16k
 
 SR = SAMPLE_RATE

@@ -160,15 +160,15 @@ def test_playback_position_from_marks_and_the_clock():
 async def test_leaky_bucket_and_frame_checks_without_a_server():
     from realtime.config import Settings
     from realtime.errors import ProtocolError
-    from realtime.voice.hub import VadHub
-    from realtime.voice.input import VoiceInput
-    from realtime.voice.vad import SileroModel
+    from realtime.listen.hub import VadHub
+    from realtime.listen.mic import MicInput
+    from realtime.listen.silero import SileroModel
 
     settings = Settings(_env_file=None, voice_max_ahead_ms=1000)
     hub = VadHub(SileroModel())
     async with asyncio.TaskGroup() as tg:
         session = type("S", (), {"id": "t", "tg": tg, "sink": CollectSink()})()
-        mic = VoiceInput(session, settings, hub, stt=None)
+        mic = MicInput(session, settings, hub, stt=None)
         frame = np.zeros(320, "<i2").tobytes()  # 20 ms
         t = 100.0
         for _ in range(50):  # 1 s at once: all accepted

@@ -29,7 +29,7 @@ async def health(services: ServicesDep) -> dict:
             "running": llama.is_running(), "restarts": llama.restarts, "pid": llama.pid},
         "tts": tts,
         "stt": checks["stt"],
-        "voice_error": services.voice_error,
+        "voice_error": services.listen_error,
         "short_term_store": checks["short_term_store"],
         "long_term_store": checks["long_term_store"],
         "outbox_pending": checks["outbox_pending"],

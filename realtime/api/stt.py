@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from realtime.api.deps import ServicesDep, current_user
 from realtime.errors import ApiError
-from realtime.voice.stt import STTError
+from realtime.listen.stt import STTError
 
 router = APIRouter(prefix="/api/stt", tags=["stt"],
                    dependencies=[Depends(current_user)])
@@ -40,7 +40,7 @@ async def transcribe(request: Request, services: ServicesDep,
     stt = services.stt
     if stt is None:
         raise ApiError("SERVICE_UNAVAILABLE", "speech-to-text is not available on this server"
-                       + (f": {services.voice_error}" if services.voice_error else ""))
+                       + (f": {services.listen_error}" if services.listen_error else ""))
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not ctype.startswith(_TYPES):
         raise ApiError("UNSUPPORTED_MEDIA_TYPE",

@@ -80,11 +80,11 @@ async def ws_session(ws: WebSocket) -> None:
     session: Session | None = None
     try:
         async with asyncio.TaskGroup() as tg:
-            voice_ok = services.stt is not None and services.vad_hub is not None
+            listening = services.stt is not None and services.vad_hub is not None
             session = Session(services.settings, services.engine, sink, tg,
                               services.tts.voice_ids(),
-                              vad_hub=services.vad_hub if voice_ok else None,
-                              stt=services.stt if voice_ok else None, metrics=services.metrics,
+                              vad_hub=services.vad_hub if listening else None,
+                              stt=services.stt if listening else None, metrics=services.metrics,
                               memory=services.memory, user_id=user, session_id=resume,
                               find_character=lambda cid, uid: find_character(
                                   services.memory.long, cid, uid),

@@ -1,9 +1,9 @@
 """One Silero model for every session: the audio of all sessions runs in shared batches.
 
-A session's :class:`~realtime.voice.input.VoiceInput` queues frames and calls :meth:`VadHub.submit`.
+A session's :class:`~realtime.listen.mic.MicInput` queues frames and calls :meth:`VadHub.submit`.
 One drain task per hub takes every submitted session's queued audio, splits it into windows, runs
 the model for all of them in **one** worker-thread call (one ``session.run`` per window round, see
-:func:`~realtime.voice.vad.batch_probs`), then runs each session's state machine and hands it the
+:func:`~realtime.listen.vad.batch_probs`), then runs each session's state machine and hands it the
 result (``vad_done``). While a batch is in the model, new frames queue up for the next one, so
 the batch grows with the load and the cost per session falls.
 
@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from realtime.voice.vad import SileroModel, batch_probs, ingest_many, process_many
+from realtime.listen.silero import SileroModel, batch_probs
+from realtime.listen.vad import ingest_many, process_many
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """One session's microphone: validate binary frames, resample to 16 kHz, VAD, endpointing, STT.
 
-Frames are checked and queued by the receive loop (:meth:`VoiceInput.accept`, never blocks);
-the shared :class:`~realtime.voice.hub.VadHub` takes what every session has queued, runs the
-model for all of them at once, and hands each session its result (:meth:`VoiceInput.vad_done`,
+Frames are checked and queued by the receive loop (:meth:`MicInput.accept`, never blocks);
+the shared :class:`~realtime.listen.hub.VadHub` takes what every session has queued, runs the
+model for all of them at once, and hands each session its result (:meth:`MicInput.vad_done`,
 synchronous, on the event loop; replies go out in tasks of the session's group):
 
 * ``vad.speech_started`` / ``vad.speech_stopped`` events (positions in the session's input audio);
@@ -41,8 +41,8 @@ from realtime.protocol.messages import (
     AudioCleared, AudioCommitted, ErrorMsg, SpeechStarted, SpeechStopped, TranscriptFinal,
     TranscriptPartial, TranscriptRejected,
 )
-from realtime.voice.stt import STTError
-from realtime.voice.vad import SAMPLE_RATE, StreamingVad, Utterance, VadEvent, VadOptions
+from realtime.listen.stt import STTError
+from realtime.listen.vad import SAMPLE_RATE, StreamingVad, Utterance, VadEvent, VadOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from realtime.config import Settings
@@ -84,7 +84,7 @@ class Listener(Protocol):
     async def input_text(self, text: str, speech: SpeechTurn | None = None) -> None: ...
 
 
-class VoiceInput:
+class MicInput:
     def __init__(self, session: Listener, settings: Settings, hub, stt, metrics=None) -> None:
         self.session = session
         self.settings = settings
