@@ -167,7 +167,8 @@ async def test_leaky_bucket_and_frame_checks_without_a_server():
     settings = Settings(_env_file=None, voice_max_ahead_ms=1000)
     hub = VadHub(SileroModel())
     async with asyncio.TaskGroup() as tg:
-        session = type("S", (), {"id": "t", "tg": tg, "sink": CollectSink()})()
+        session = type("S", (), {"id": "t", "sink": CollectSink(),
+                                 "spawn": lambda self, coro, name=None: tg.create_task(coro)})()
         mic = MicInput(session, settings, hub, stt=None)
         frame = np.zeros(320, "<i2").tobytes()  # 20 ms
         t = 100.0
@@ -177,12 +178,13 @@ async def test_leaky_bucket_and_frame_checks_without_a_server():
             mic.accept(frame, t)
         assert exc.value.code == "AUDIO_OVERRUN"
         assert mic.accept(frame, t) is None and mic.dropped_frames == 2  # silently, once reported
-        while mic._queued_ms > 0:  # the voice task runs the accepted second through the VAD
-            await asyncio.sleep(0.005)
-        for i in range(1, 200):  # real time afterwards: every frame accepted
-            mic.accept(frame, t + 0.5 + i * 0.02)
-            while mic._queued_ms > 100:  # let the voice task run the VAD
+        async with asyncio.timeout(30):  # a stalled hub fails here instead of hanging CI
+            while mic._queued_ms > 0:  # the hub runs the accepted second through the VAD
                 await asyncio.sleep(0.005)
+            for i in range(1, 200):  # real time afterwards: every frame accepted
+                mic.accept(frame, t + 0.5 + i * 0.02)
+                while mic._queued_ms > 100:  # let the hub run the VAD
+                    await asyncio.sleep(0.005)
         assert mic.dropped_frames == 2
         with pytest.raises(ProtocolError):
             mic.accept(b"\x00" * 3, t)
