@@ -23,19 +23,20 @@ namespace AvatarRealtime.Core
         private double _lastMarkMs = -1;
         private bool _endMarked;
 
-        public Conversation(AvatarSession session, JitterOptions jitter = null)
+        public Conversation(AvatarSession session, JitterOptions jitter = null, MouthSmoother mouth = null)
         {
             if (session == null) throw new ArgumentNullException("session");
             Session = session;
             Playback = new PlaybackBuffer(24000, jitter);
-            Mouth = new MouthSmoother();
+            Mouth = mouth ?? new MouthSmoother();
         }
 
         public AvatarSession Session { get; private set; }
         public PlaybackBuffer Playback { get; private set; }
         public Performance Performance { get; } = new Performance();
+        /// <summary>The smoothed mouth: viseme weights (protocol order) after each <see cref="Tick"/>.</summary>
         public MouthSmoother Mouth { get; private set; }
-        public AnimationState Animation { get; } = new AnimationState();
+        public AvatarState Avatar { get; } = new AvatarState();
         /// <summary>Send a <c>playback.mark</c> this often while audio plays (s).</summary>
         public double MarkIntervalS = 0.25;
         /// <summary>Stop playback as soon as the server hears the user start speaking over the
@@ -105,17 +106,21 @@ namespace AvatarRealtime.Core
             // an underrun: the audio is silent until more comes, so the mouth rests (talk state stays)
             if (pos.HasValue && Playback.State == PlaybackState.Buffering) Array.Clear(Performance.Targets, 0, Performance.Targets.Length);
             Mouth.Step(Performance.Targets, dtS);
-            Animation.Step(Performance, dtS);
+            Avatar.Step(Performance, dtS);
 
             _sinceMark += dtS;
             if (playing.HasValue && pos.HasValue && !_ignored.Contains(playing.Value))
             {
-                bool ended = Playback.State == PlaybackState.Ended;
-                if (_sinceMark >= MarkIntervalS || (ended && !_endMarked))
+                if (Playback.State == PlaybackState.Ended)
+                {
+                    // once, at the last sample (the timeline position goes on past it)
+                    if (!_endMarked) SendMark(playing.Value, Playback.PositionSamples * 1000.0 / Playback.SampleRate);
+                    _endMarked = true;
+                }
+                else if (_sinceMark >= MarkIntervalS)
                 {
                     SendMark(playing.Value, pos.Value);
                     _sinceMark = 0;
-                    if (ended) _endMarked = true;
                 }
             }
         }

@@ -199,6 +199,21 @@ namespace AvatarRealtime.Tests
         }
 
         [Test]
+        public void After_the_last_sample_the_position_follows_the_clock()
+        {
+            var b = Buffer(leadMs: 10);
+            b.Push(Frame(1, 0, 150));
+            b.Finish(1, 150);
+            b.Read(new float[100], 0, 100, 2.0);
+            b.Read(new float[100], 0, 100, 2.1); // the last 50 samples, then silence: ends at 2.15 s
+            Assert.AreEqual(PlaybackState.Ended, b.State);
+            Assert.AreEqual(150, b.PositionMsAt(2.15).Value, 1e-6);
+            Assert.AreEqual(250, b.PositionMsAt(2.25).Value, 1e-6);
+            b.Read(new float[100], 0, 100, 2.2);
+            Assert.AreEqual(250, b.PositionMsAt(2.25).Value, 1e-6, "later reads do not move it back");
+        }
+
+        [Test]
         public void Fills_interleaved_output_at_another_rate()
         {
             var b = new PlaybackBuffer(22050, new JitterOptions { LeadMs = 0 });

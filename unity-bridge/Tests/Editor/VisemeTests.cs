@@ -153,7 +153,7 @@ namespace AvatarRealtime.Tests
             p.AddAnimation(new Animation { ResponseId = 1, TMs = 0, Action = "talk_start" });
             p.AddAnimation(new Animation { ResponseId = 1, TMs = 100, Action = "emotion", Name = "happy" });
             p.AddAnimation(new Animation { ResponseId = 1, TMs = 100, Action = "gesture", Name = "wave" });
-            var a = new AnimationState { EmotionHoldS = 1 };
+            var a = new AvatarState { EmotionHoldS = 1 };
             p.Sample(50);
             a.Step(p, 0.05);
             Assert.IsTrue(a.Talking);

@@ -39,7 +39,9 @@ namespace AvatarRealtime.Core.Audio
     /// past part is dropped (<see cref="LateSamples"/>), the rest plays.
     ///
     /// <see cref="PositionSamples"/> is the response-timeline position that drives visemes,
-    /// animation and <c>playback.mark</c>. Thread-safe: one lock, held briefly.
+    /// animation and <c>playback.mark</c>; after the last sample, <see cref="PositionMsAt"/> keeps
+    /// moving with the clock (the timeline goes on in silence), so talk_end and late cues are
+    /// reached. Thread-safe: one lock, held briefly.
     /// </summary>
     public sealed class PlaybackBuffer
     {
@@ -65,6 +67,7 @@ namespace AvatarRealtime.Core.Audio
         // the last Read: position before and after, at which clock time
         private long _readFrom, _readTo;
         private double _readClock = double.NaN;
+        private double _endClock = double.NaN; // audio clock at the response's last sample
         private float[] _mono = new float[0];
         private double _resamplePos; // fractional position in source samples between calls (resampling)
         private float _prevSample, _nextSample;
@@ -156,7 +159,12 @@ namespace AvatarRealtime.Core.Audio
                 if (responseId != _responseId) return;
                 _total = totalSamples;
                 _starved = false; // running dry at the end was not an underrun
-                if (_position >= _total) EndLocked();
+                if (_position >= _total)
+                {
+                    EndLocked();
+                    // the last sample played during the last read
+                    if (!double.IsNaN(_readClock)) _endClock = _readClock + (_readTo - _readFrom) / (double)SampleRate;
+                }
             }
         }
 
@@ -179,9 +187,7 @@ namespace AvatarRealtime.Core.Audio
             {
                 long from = _position;
                 int played = ReadLocked(dst, offset, count);
-                _readFrom = from;
-                _readTo = _position;
-                _readClock = clockS;
+                MarkRead(from, clockS);
                 return played;
             }
         }
@@ -225,10 +231,17 @@ namespace AvatarRealtime.Core.Audio
                         _resamplePos += step;
                     }
                 }
-                _readFrom = from;
-                _readTo = _position;
-                _readClock = clockS;
+                MarkRead(from, clockS);
             }
+        }
+
+        private void MarkRead(long from, double clockS)
+        {
+            _readFrom = from;
+            _readTo = _position;
+            _readClock = clockS;
+            if (_state == PlaybackState.Ended && double.IsNaN(_endClock))
+                _endClock = clockS + (_position - from) / (double)SampleRate;
         }
 
         /// <summary>
@@ -241,6 +254,12 @@ namespace AvatarRealtime.Core.Audio
             {
                 if (_responseId < 0) return null;
                 if (_state == PlaybackState.Idle) return null;
+                if (_state == PlaybackState.Ended)
+                {
+                    // the response's timeline goes on in silence after its last sample
+                    double since = double.IsNaN(_endClock) ? 0 : Math.Max(0, clockS - _endClock);
+                    return (_position + since * SampleRate) * 1000.0 / SampleRate;
+                }
                 long pos = _position;
                 if (!double.IsNaN(_readClock) && _readTo >= _readFrom && _readTo == _position)
                 {
@@ -273,6 +292,7 @@ namespace AvatarRealtime.Core.Audio
             _starved = false;
             _readFrom = _readTo = 0;
             _readClock = double.NaN;
+            _endClock = double.NaN;
             _haveNext = false;
             _resamplePos = 0;
         }

@@ -106,7 +106,7 @@ namespace AvatarRealtime.Core.Lipsync
     /// the others (0.6 s), and lasts <see cref="EmotionHoldS"/> unless another comes (<c>neutral</c>
     /// clears it); gestures are one-shot triggers (the web client's motion.ts does the same).
     /// </summary>
-    public sealed class AnimationState
+    public sealed class AvatarState
     {
         public static readonly string[] Emotions = { "happy", "sad", "angry", "surprised", "relaxed" };
         public double EmotionHoldS = 6;

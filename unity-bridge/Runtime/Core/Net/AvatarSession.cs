@@ -59,6 +59,7 @@ namespace AvatarRealtime.Core.Net
             public string Text;
             public byte[] Binary;
             public bool Droppable; // audio and marks: dropped rather than sent late on a new connection
+            public bool Close;
             public int Epoch;
         }
 
@@ -108,7 +109,7 @@ namespace AvatarRealtime.Core.Net
             if (_run == null)
             {
                 _state = (int)SessionState.Connecting;
-                _run = Task.Run(() => RunAsync());
+                _run = Task.Run(() => RunGuardedAsync());
             }
             return _firstReady.Task;
         }
@@ -116,18 +117,24 @@ namespace AvatarRealtime.Core.Net
         /// <summary>Close the connection (a normal close) and end the session.</summary>
         public async Task CloseAsync()
         {
+            if (_closing && State == SessionState.Closed) return;
             _closing = true;
-            _life.Cancel();
-            _sendSignal.Release();
             var run = _run;
-            if (run != null)
-            {
-                await Task.WhenAny(run, Task.Delay(3000)).ConfigureAwait(false);
-            }
-            else
+            if (run == null)
             {
                 Finish("CLOSED", "closed by the application");
+                return;
             }
+            if (State == SessionState.Open)
+            {
+                // a close frame through the send queue (after what is queued), then the server's reply
+                lock (_sendLock) _outbox.AddLast(new Outgoing { Close = true, Epoch = _epoch });
+                _sendSignal.Release();
+                await Task.WhenAny(run, Task.Delay(2000)).ConfigureAwait(false);
+            }
+            _life.Cancel();
+            _sendSignal.Release();
+            await Task.WhenAny(run, Task.Delay(2000)).ConfigureAwait(false);
         }
 
         public void Dispose()
@@ -254,7 +261,9 @@ namespace AvatarRealtime.Core.Net
                 {
                     try
                     {
-                        if (o.Text != null)
+                        if (o.Close)
+                            await Bounded(ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", token)).ConfigureAwait(false);
+                        else if (o.Text != null)
                             await ws.SendAsync(new ArraySegment<byte>(Encoding.UTF8.GetBytes(o.Text)), WebSocketMessageType.Text, true, token).ConfigureAwait(false);
                         else
                             await ws.SendAsync(new ArraySegment<byte>(o.Binary), WebSocketMessageType.Binary, true, token).ConfigureAwait(false);
@@ -289,6 +298,15 @@ namespace AvatarRealtime.Core.Net
                 q.Append(q.Length > 0 ? "&" : "").Append("session_id=").Append(Uri.EscapeDataString(resume));
             b.Query = q.ToString();
             return b.Uri;
+        }
+
+        private async Task RunGuardedAsync()
+        {
+            try { await RunAsync().ConfigureAwait(false); }
+            catch (Exception e)
+            {
+                Finish("INTERNAL_ERROR", "the session loop failed: " + Describe(e) + "\n" + e.StackTrace);
+            }
         }
 
         private async Task RunAsync()
@@ -403,15 +421,6 @@ namespace AvatarRealtime.Core.Net
                 {
                     try { await sender.ConfigureAwait(false); } catch (Exception) { /* reported by the receiver */ }
                 }
-                if (_closing && ws.State == WebSocketState.Open)
-                {
-                    try
-                    {
-                        using (var t = new CancellationTokenSource(1500))
-                            await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", t.Token).ConfigureAwait(false);
-                    }
-                    catch (Exception) { /* already gone */ }
-                }
                 ws.Dispose();
                 conn.Dispose();
             }
@@ -461,14 +470,7 @@ namespace AvatarRealtime.Core.Net
                         outcome.CloseStatus = r.CloseStatus;
                         outcome.Reason = "server closed the connection (" + (int?)r.CloseStatus + " " + r.CloseStatusDescription + ")";
                         if (ws.State == WebSocketState.CloseReceived)
-                        {
-                            try
-                            {
-                                using (var t = new CancellationTokenSource(1000))
-                                    await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", t.Token).ConfigureAwait(false);
-                            }
-                            catch (Exception) { /* gone */ }
-                        }
+                            await Bounded(ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None)).ConfigureAwait(false);
                         break;
                     }
                     if (tooLarge)
@@ -538,6 +540,15 @@ namespace AvatarRealtime.Core.Net
             if (msg is ResponseDone) _turnCompleted = true;
             Emit(new SessionEvent { Kind = SessionEventKind.Message, Message = msg, Text = text });
             if (ready != null) _firstReady.TrySetResult(ready);
+        }
+
+        /// <summary>Await a close for at most a second: Mono's ClientWebSocket waits (10 s, ignoring
+        /// the token) for a server that never closes its end; Dispose aborts it after that.</summary>
+        private static async Task Bounded(Task close)
+        {
+            var first = await Task.WhenAny(close, Task.Delay(1000)).ConfigureAwait(false);
+            if (first == close && close.Exception == null) return;
+            GC.KeepAlive(close.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted)); // observed: no unobserved-exception noise
         }
 
         private static string Describe(Exception e)

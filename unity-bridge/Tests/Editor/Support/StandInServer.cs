@@ -185,6 +185,10 @@ namespace AvatarRealtime.Tests
             {
                 // the client went away mid-script: that is what some tests do
             }
+            finally
+            {
+                conn.Abort(); // as a real server, close the TCP connection when done
+            }
         }
 
         /// <summary>A session.ready as the real server sends it (from the Python-written vectors).</summary>
