@@ -132,8 +132,9 @@ namespace AvatarRealtime.Core.Net
             if (State == SessionState.Closed) return;
             _state = (int)SessionState.Closed;
             _closing = true;
-            Emit(new SessionEvent { Kind = SessionEventKind.Closed, ErrorCode = code, ErrorMessage = message });
+            // ConnectAsync fails before the Closed event can be seen
             _firstReady.TrySetException(new IOException("session ended before session.ready: " + code + ": " + message));
+            Emit(new SessionEvent { Kind = SessionEventKind.Closed, ErrorCode = code, ErrorMessage = message });
         }
 
         private async Task<Outcome> ConnectOnceAsync(string resume)
