@@ -27,6 +27,7 @@ from realtime.protocol.messages import (
     InputText, PlaybackMark, Ping, Pong, ResponseCancel, ResponseInterrupted, ResponseSpeak,
     SessionConfig, SessionUpdate, SessionUpdated, client_message_adapter,
 )
+from realtime.pipeline.language import detect_language
 from realtime.voice.input import VoiceInput, VoiceTurn
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Session:
         self.character: Character = default_character()
         self.scenario = None
         self.language = self.character.language
+        self.language_given = False  # set by session.update: else each input's script decides
         self.voice: str | None = None
         self.tts_enabled = True
         self.tts_mode = "realtime"
@@ -178,6 +180,7 @@ class Session:
                 self.voice = self.bind_voice(character) if self.bind_voice else None
         if "scenario" in msg.model_fields_set:
             self.scenario = msg.scenario
+        self.language_given = self.language_given or msg.language is not None
         for name in ("language", "voice", "tts_enabled", "tts_mode", "tts_delay_ms", "model",
                      "temperature", "max_tokens"):
             value = getattr(msg, name)
@@ -227,6 +230,8 @@ class Session:
             except ApiError as exc:
                 raise ProtocolError(exc.code, exc.message, retry_after=exc.retry_after) from None
         await self._interrupt(self.active, "new_input")
+        if not self.language_given:
+            self.language = detect_language(text, self.character.language)
         t_context = time.perf_counter()
         system = self.system_prompt()
         if self.conv is not None:

@@ -219,13 +219,16 @@ class GPTSoVITSEngine(TTSEngine):
         }
 
     async def synthesize(
-        self, text: str, *, language: str, voice: str | None = None, speed: float = 1.0
+        self, text: str, *, language: str, voice: str | None = None, speed: float = 1.0,
+        streaming_mode: int | None = None,
     ) -> AsyncIterator[SynthChunk]:
         """POST ``/tts`` and yield the audio as it streams in (chunks of >= ``min_chunk_s``)."""
         if self._client is None:
             raise TTSError("GPT-SoVITS engine not started", code="SERVICE_UNAVAILABLE")
         body = self.build_request(text, language, voice, speed)
-        decoder = WavStreamDecoder(trust_size=self.streaming_mode == 0)
+        if streaming_mode is not None:
+            body["streaming_mode"] = int(streaming_mode)
+        decoder = WavStreamDecoder(trust_size=body["streaming_mode"] == 0)
         total = 0
         got_response = False
         try:
