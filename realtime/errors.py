@@ -87,13 +87,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _served(request: Request) -> bool:
-    """Whether a route other than a catch-all (``{...:path}``) serves this path."""
-    from starlette.routing import Match
-
-    for route in request.app.router.routes:
-        if ":path}" in getattr(route, "path", ""):
-            continue
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            return True
-    return False
+    """Whether the route that refused the method serves this path (not a ``{...:path}``
+    catch-all such as the web client's, which takes any GET)."""
+    route = request.scope.get("route")
+    return route is not None and ":path}" not in getattr(route, "path", ":path}")
