@@ -8,6 +8,7 @@ The seeds' ``hermione`` is imported first with ``python -m realtime.characters i
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -181,3 +182,28 @@ def test_copies_match_the_seeds(example):
     if seed is None:
         pytest.skip("shared/seeds is not beside this checkout")
     assert example.text == seed, f"{example.seed} changed"
+
+
+async def test_story_streams_as_it_is_written(http):
+    """``/api/story/generate/stream``: story.delta events while the model writes, then
+    story.done with the same result shape; errors in the envelope."""
+    events = []
+    async with http.stream("POST", "/api/story/generate/stream", json={
+            "prompt": "A knight and a wizard defeat a dragon", "length": "short"}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        name = None
+        async for line in r.aiter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line[6:])))
+    names = [n for n, _ in events]
+    assert names[-1] == "story.done" and names.count("story.delta") >= 3, names
+    done = events[-1][1]["data"]
+    assert done["story"] == "".join(e["delta"] for n, e in events[:-1]).strip()
+    assert done["language"] == "en" and done["word_count"] == len(done["story"].split())
+    for body, code in (({"prompt": " "}, "VALIDATION_ERROR"), ({"prompt": "x" * 5000},
+                                                             "TEXT_TOO_LONG"),
+                       ({"prompt": "x", "length": "epic"}, "VALIDATION_ERROR")):
+        r = await http.post("/api/story/generate", json=body)
+        assert r.status_code == 400 and r.json()["error"]["code"] == code

@@ -228,6 +228,8 @@ class GPTSoVITSEngine(TTSEngine):
         body = self.build_request(text, language, voice, speed)
         if streaming_mode is not None:
             body["streaming_mode"] = int(streaming_mode)
+        if speed != 1.0:  # the pause between fragments (upstream 0.3 s) follows the speed too
+            body["fragment_interval"] = round(0.3 / float(speed), 3)
         decoder = WavStreamDecoder(trust_size=body["streaming_mode"] == 0)
         total = 0
         got_response = False
