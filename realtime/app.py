@@ -22,6 +22,12 @@ from realtime.services import Services
 log = logging.getLogger(__name__)
 
 
+def operation_id(route) -> str:
+    """OpenAPI operation ids are the route functions' names (``chat``, ``synthesize``), so
+    generated clients get short method names."""
+    return route.name
+
+
 async def start_story_llm(settings: Settings):
     """The story endpoint's own OpenAI-compatible client (``AVATAR_STORY_LLM_BASE_URL``), or
     None: stories then go to the chat LLM."""
@@ -64,6 +70,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app = FastAPI(
         title="Avatar realtime server", version=__version__, lifespan=lifespan,
         docs_url="/docs", redoc_url="/redoc", openapi_url="/api/openapi.json",
+        generate_unique_id_function=operation_id,
         description="Realtime voice-avatar server. WebSocket protocol v1 at `/ws` "
                     "(see docs/protocol.md); REST below.",
     )

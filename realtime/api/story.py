@@ -59,7 +59,7 @@ def _failed(exc: LLMError) -> ApiError:
 
 @router.post("/generate", summary="Write a story (the seeds' story API, on the configured LLM)",
              response_model=StoryResponse, responses=errors(400, 503))
-async def generate(body: StoryBody, services: ServicesDep, _: UserDep,
+async def generate_story(body: StoryBody, services: ServicesDep, _: UserDep,
                    request: Request) -> dict:
     req = _check(body, services)
     llm, model = _writer(request, services)
@@ -80,7 +80,7 @@ def _event(name: str, data: dict) -> bytes:
 
 @router.post("/generate/stream", summary="Write a story, streamed as Server-Sent Events",
              response_class=StreamingResponse, responses={**errors(400, 503), **SSE})
-async def generate_stream(body: StoryBody, services: ServicesDep, _: UserDep,
+async def generate_story_stream(body: StoryBody, services: ServicesDep, _: UserDep,
                           request: Request) -> StreamingResponse:
     req = _check(body, services)
     llm, model = _writer(request, services)
