@@ -59,7 +59,7 @@ async def test_speed_changes_the_duration(http, language, text, fast):
     assert fast[0] <= d[2.0] / d[1.0] <= fast[1], d
     assert 1.6 <= d[0.5] / d[1.0] <= 2.3, d  # about double
     alias = await tts_seconds(http, text=text, language=language, speed_factor=2.0)
-    assert alias == pytest.approx(d[2.0], rel=0.03)  # Piper's noise varies it slightly
+    assert fast[0] <= alias / d[1.0] <= fast[1], (alias, d)  # speed_factor: the same thing
 
 
 async def test_gpt_sovits_gets_speed_streaming_mode_and_reference(second_app):

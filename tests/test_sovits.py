@@ -174,8 +174,8 @@ async def test_speed_and_cut0(stand_in):
     sent = app.state.requests[-1]["json"]
     assert sent["text_lang"] == "en" and sent["speed_factor"] == 1.5
     assert sent["text_split_method"] == "cut0"
-    assert sum(c.pcm.size for c in chunks) == expected_samples(
-        "Hello world.", text_split_method="cut0", speed_factor=1.5)
+    assert sum(c.pcm.size for c in chunks) == expected_samples(  # the pause follows the speed
+        "Hello world.", text_split_method="cut0", speed_factor=1.5, fragment_interval=0.2)
 
 
 # --- errors ----------------------------------------------------------------------------------

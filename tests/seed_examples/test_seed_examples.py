@@ -15,6 +15,7 @@ import sys
 
 import httpx
 import pytest
+import pytest_asyncio
 import soundfile as sf
 
 from realtime.app import create_app
@@ -22,30 +23,36 @@ from tests.conftest import embedded_settings
 from tests.seed_examples.examples import BY_NAME, EXAMPLES
 from tests.seed_examples.seeds import REPO, parse, seed_lines
 from tests.serving import serve
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 HERE = REPO / "tests" / "seed_examples"
 STATES = {"healthy", "unhealthy", "unknown"}
 
 
-@pytest.fixture(scope="session")
-def seed_server(live, tmp_path_factory):
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def seed_server(live, tmp_path_factory):
     """A default install with a configured LLM: the live fixture's embedded llama.cpp server,
-    reached by URL (so max_tokens defaults to the seeds' 512). One setting differs, to keep CI
-    short: AVATAR_LLM_MAX_TOKENS_LIMIT caps what a reply may cost (the seeds ask for 512)."""
+    reached by URL (so max_tokens defaults to the seeds' 512); stories go to the same server
+    through their own endpoint setting (AVATAR_STORY_LLM_*), by way of a counting proxy. One
+    setting differs, to keep CI short: AVATAR_LLM_MAX_TOKENS_LIMIT caps what a reply may cost."""
     tmp = tmp_path_factory.mktemp("seeds")
     env = {**os.environ, "AVATAR_STORAGE_DIR": str(tmp), "AVATAR_MONGO_URL": ""}
     proc = subprocess.run([sys.executable, "-m", "realtime.characters", "import",
                            str(HERE / "characters")], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0 and "imported hermione" in proc.stdout, proc.stderr
+    story_proxy = await TcpProxy("127.0.0.1", live.services.llama.port).start()
     settings = embedded_settings(tmp, llm_base_url=live.services.llama.base_url,
                                  voice_enabled=False, llm_max_tokens=0, llm_max_tokens_limit=24,
+                                 story_llm_base_url=story_proxy.url,
+                                 story_llm_model=live.services.settings.llm_default_model,
                                  story_max_tokens=96, rate_limit_per_minute=0)
     assert settings.llm_max_tokens == 512
     app = create_app(settings)
     with serve(app) as url:
-        yield url, app
+        yield url, app, story_proxy
+    await story_proxy.stop()
 
 
 @pytest.fixture
@@ -142,8 +149,10 @@ async def test_voices_000_1946(http):
         assert {"id", "name", "language", "gender"} <= set(v)
 
 
-async def test_story_000_2144(http):
+async def test_story_000_2144(http, seed_server):
+    before = seed_server[2].total
     d = data(await send(http, "story"))
+    assert seed_server[2].total > before  # written through AVATAR_STORY_LLM_BASE_URL
     assert d["story"] and d["word_count"] == len(d["story"].split()) and d["chapters"] >= 1
     assert d["language"] == "ko"
 
