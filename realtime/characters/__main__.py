@@ -29,7 +29,7 @@ async def _run(args: argparse.Namespace) -> int:
                 to_character(cid, item, args.owner, 0.0)
             except Exception as exc:  # noqa: BLE001 - reported below
                 failed.append((cid, str(exc).splitlines()[0]))
-        _print(sorted(c for c, _ in found), [], failed)
+        _print(sorted(c for c, _ in found), [], failed, verb="valid   ")
         return 1 if failed else 0
     store = build_long_term(Settings())
     await store.start()
@@ -41,14 +41,15 @@ async def _run(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _print(imported: list[str], replaced: list[str], failed: list[tuple[str, str]]) -> None:
+def _print(imported: list[str], replaced: list[str], failed: list[tuple[str, str]],
+           verb: str = "imported") -> None:
     for what, why in failed:
         print(f"failed   {what}: {why}", file=sys.stderr)
     if failed:
         print("nothing imported (fix the files above and run again)", file=sys.stderr)
         return
     for cid in imported:
-        print(f"imported {cid}")
+        print(f"{verb} {cid}")
     for cid in replaced:
         print(f"replaced {cid}")
     print(f"{len(imported) + len(replaced)} character(s)")
