@@ -9,16 +9,38 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from realtime import __version__
-from realtime.api import characters, chat, health, history, stt, tts, web, ws
+from realtime.api import characters, chat, health, history, story, stt, tts, web, ws
+from realtime.api.cors import CorsByOrigin
+from realtime.api.openapi import install_openapi
 from realtime.config import Settings
 from realtime.errors import install_error_handlers
 from realtime.services import Services
 
 log = logging.getLogger(__name__)
+
+
+def operation_id(route) -> str:
+    """OpenAPI operation ids are the route functions' names (``chat``, ``synthesize``), so
+    generated clients get short method names."""
+    return route.name
+
+
+async def start_story_llm(settings: Settings):
+    """The story endpoint's own OpenAI-compatible client (``AVATAR_STORY_LLM_BASE_URL``), or
+    None: stories then go to the chat LLM."""
+    if not settings.story_llm_base_url:
+        return None
+    from realtime.engines.llm.openai_compat import OpenAICompatLLM
+
+    llm = OpenAICompatLLM(settings.story_llm_base_url, api_key=settings.story_llm_api_key,
+                          connect_timeout_s=settings.llm_connect_timeout_s,
+                          first_token_timeout_s=settings.llm_first_token_timeout_s,
+                          idle_timeout_s=settings.llm_idle_timeout_s)
+    await llm.start()
+    return llm
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -31,6 +53,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         svc = services or Services.build(settings)
         app.state.services = svc
         await svc.start()
+        app.state.story_llm = await start_story_llm(settings)
         # Everything loaded so far (models, libraries) lives as long as the process: keep it out
         # of the cyclic GC's full collections, which otherwise stall the event loop for 100+ ms
         # every so often once the heap holds the engines' millions of objects.
@@ -40,17 +63,20 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         try:
             yield
         finally:
+            if app.state.story_llm is not None:
+                await app.state.story_llm.aclose()
             await svc.stop()
 
     app = FastAPI(
         title="Avatar realtime server", version=__version__, lifespan=lifespan,
         docs_url="/docs", redoc_url="/redoc", openapi_url="/api/openapi.json",
+        generate_unique_id_function=operation_id,
         description="Realtime voice-avatar server. WebSocket protocol v1 at `/ws` "
                     "(see docs/protocol.md); REST below.",
     )
-    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                       allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(CorsByOrigin, origins=settings.cors_origins)
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(ws.router)
     app.include_router(chat.router)
     app.include_router(tts.router)
@@ -58,6 +84,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(health.router)
     app.include_router(characters.router)
     app.include_router(history.router)
+    app.include_router(story.router)
     app.mount("/media/audio", StaticFiles(directory=audio_dir), name="audio")
     app.include_router(web.router)  # last: the web client's catch-all must not shadow the API
     return app

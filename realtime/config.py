@@ -5,15 +5,18 @@ Every field is documented in ``.env.example``; ``tests/test_config.py`` keeps th
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from realtime.protocol.messages import INPUT_SAMPLE_RATES
 
 OUTPUT_RATES = (16000, 22050, 24000, 44100, 48000)
+_ORIGIN = re.compile(r"^https?://[^/\s]+$")
 
 
 class ModelInfo(BaseModel):
@@ -36,7 +39,8 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "info"
     storage_dir: Path = Path("var")
-    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    # ["*"]: any origin, no credentials; listed origins may send credentials (see .env.example)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
 
     # --- LLM ----------------------------------------------------------------
     # Empty: start the embedded llama.cpp server (SmolLM2-135M-Instruct).
@@ -51,7 +55,7 @@ class Settings(BaseSettings):
     )
     llm_default_model: str = "smollm2-135m-instruct"
     llm_temperature: float = 0.7
-    llm_max_tokens: int = 200
+    llm_max_tokens: int = 0  # 0: the seeds' 512, or 200 for the embedded CPU model
     llm_max_tokens_limit: int = 1024
     llm_connect_timeout_s: float = 5.0
     llm_first_token_timeout_s: float = 30.0
@@ -62,6 +66,13 @@ class Settings(BaseSettings):
     llm_embedded_port: int = 0  # 0 = pick a free loopback port
     llm_embedded_nice: int = 10
     llm_embedded_quant: Literal["", "q4_0", "q8_0"] = "q4_0"
+    llm_strict_models: bool = False  # unknown /api/chat model: 400 (else the default answers)
+
+    # --- story generation (POST /api/story/generate) ----------------------------------------
+    story_llm_base_url: str = ""  # "" = the chat LLM; e.g. Gemini's OpenAI-compatible endpoint
+    story_llm_api_key: str = ""
+    story_llm_model: str = ""  # "" = llm_default_model (with story_llm_base_url: required)
+    story_max_tokens: int = 0  # for length "long" (medium 1/2, short 1/4); 0: 2048, embedded 512
 
     # --- TTS ----------------------------------------------------------------
     tts_engine: Literal["piper", "gpt_sovits"] = "piper"
@@ -143,6 +154,18 @@ class Settings(BaseSettings):
     max_text_chars: int = 2000
     health_timeout_s: float = 5.0
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, v: object) -> object:
+        if isinstance(v, str):  # JSON list, or comma-separated
+            v = json.loads(v) if v.strip().startswith("[") else v.split(",")
+        if isinstance(v, list):
+            v = [str(o).strip().rstrip("/") for o in v if str(o).strip()]
+            bad = [o for o in v if o != "*" and not _ORIGIN.match(o)]
+            if bad:
+                raise ValueError(f"cors_origins: {bad} are not origins (scheme://host[:port])")
+        return v
+
     @field_validator("output_sample_rate")
     @classmethod
     def _rate(cls, v: int) -> int:
@@ -170,6 +193,17 @@ class Settings(BaseSettings):
         if info.data.get("auth_mode") == "token" and len(v.encode()) < 32:
             raise ValueError("auth_mode=token needs auth_secret of at least 32 bytes (RFC 7518 for HMAC-SHA256)")
         return v
+
+    @model_validator(mode="after")
+    def _auto_sizes(self) -> Settings:
+        if self.llm_max_tokens <= 0:
+            self.llm_max_tokens = 200 if self.embedded_llm else 512
+        if self.story_max_tokens <= 0:
+            self.story_max_tokens = 512 if self.embedded_llm and not self.story_llm_base_url \
+                else 2048
+        if self.story_llm_base_url and not self.story_llm_model:
+            raise ValueError("story_llm_base_url needs story_llm_model (the model to ask for)")
+        return self
 
     @property
     def embedded_llm(self) -> bool:

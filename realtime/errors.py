@@ -18,6 +18,8 @@ STATUS_CODES = {
     "UNAUTHORIZED": 401,
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
+    "CONFLICT": 409,
     "RATE_LIMITED": 429,
     "GENERATION_FAILED": 500,
     "TTS_FAILED": 500,
@@ -71,7 +73,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return envelope("VALIDATION_ERROR", "; ".join(parts) or "invalid request", 400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "VALIDATION_ERROR", 400: "VALIDATION_ERROR"}.get(
-            exc.status_code, "INTERNAL_ERROR")
-        return envelope(code, str(exc.detail), exc.status_code)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        if status == 405 and not _served(request):
+            # only the web client's GET catch-all matched: the path does not exist
+            return envelope("NOT_FOUND", f"no such path {request.url.path}", 404)
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 400: "VALIDATION_ERROR"}.get(
+            status, "INTERNAL_ERROR")
+        resp = envelope(code, str(exc.detail), status)
+        if exc.headers and "Allow" in exc.headers:
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
+
+
+def _served(request: Request) -> bool:
+    """Whether the route that refused the method serves this path (not a ``{...:path}``
+    catch-all such as the web client's, which takes any GET)."""
+    route = request.scope.get("route")
+    return route is not None and ":path}" not in getattr(route, "path", ":path}")

@@ -34,7 +34,8 @@ from realtime.protocol.messages import (
     InputText, PlaybackMark, Ping, Pong, ResponseCancel, ResponseSpeak,
     SessionConfig, SessionUpdate, SessionUpdated, client_message_adapter,
 )
-from realtime.listen.mic import SpeechTurn, MicInput
+from realtime.listen.mic import MicInput, SpeechTurn
+from realtime.pipeline.language import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Session:
         self.character: Character = default_character()
         self.scenario = None
         self.language = self.character.language
+        self.language_given = False  # set by session.update: else each input's script decides
         self.voice: str | None = None
         self.tts_enabled = True
         self.tts_mode = "realtime"
@@ -194,6 +196,7 @@ class Session:
             self._use_voice(msg.voice, bound=False)
         if "scenario" in msg.model_fields_set:
             self.scenario = msg.scenario
+        self.language_given = self.language_given or msg.language is not None
         for name in ("language", "tts_enabled", "tts_mode", "tts_delay_ms", "model",
                      "temperature", "max_tokens"):
             value = getattr(msg, name)
@@ -269,6 +272,8 @@ class Session:
                 await self.limits.check_rate(self.user_id)
             except ApiError as exc:
                 raise ProtocolError(exc.code, exc.message, retry_after=exc.retry_after) from None
+        if not self.language_given:
+            self.language = detect_language(text, self.character.language)
         user = {"id": new_id(), "role": "user", "content": text}
         spec = TurnSpec(
             response_id=self.floor.next_id(), messages=[], model=self.model,

@@ -92,7 +92,8 @@ class ToneTTS(TTSEngine):
         return True
 
     async def synthesize(self, text: str, *, language: str, voice: str | None = None,
-                         speed: float = 1.0) -> AsyncIterator[SynthChunk]:
+                         speed: float = 1.0, streaming_mode: int | None = None
+                         ) -> AsyncIterator[SynthChunk]:
         n = int(len(text.split()) * self.ms_per_word * self.RATE / 1000)
         pcm = (np.sin(np.arange(n) * 0.05) * 8000).astype(np.int16)
         half = n // 2

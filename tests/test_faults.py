@@ -124,11 +124,27 @@ async def test_stream_cut_mid_turn_is_an_error(proxied):
         done = await c.expect("response.done")
     finally:
         proxy.cut_after = None
-    assert err["code"] in {"SERVICE_UNAVAILABLE", "GENERATION_FAILED"}
+    assert err["code"] == "GENERATION_FAILED"  # the answer had begun (protocol.md, the seeds)
     assert done["status"] == "failed" and done["error"]["code"] == err["code"]
     turn = await c.turn("Hello")
     assert turn.done["status"] == "completed"
     await c.close()
+
+
+async def test_rest_stream_cut_is_generation_failed_500(proxied):
+    """The seeds (000:2205) and protocol.md: a generation that fails mid-way is 500
+    GENERATION_FAILED; 503 stays for an LLM that cannot be reached."""
+    url, proxy, _ = proxied
+    proxy.cut_after = 1200
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            r = await http.post("/api/chat", json={
+                "messages": [{"role": "user", "content": LONG}], "max_tokens": 200,
+                "tts_enabled": False})
+    finally:
+        proxy.cut_after = None
+    assert r.status_code == 500, r.text
+    assert r.json()["error"]["code"] == "GENERATION_FAILED"
 
 
 async def test_llm_down_then_back(live, tmp_path_factory):

@@ -102,7 +102,8 @@ async def test_models_health_docs(http):
     assert {"id", "name", "context_length"} <= set(models["models"][0])
     health = (await http.get("/api/health")).json()["data"]
     assert health["llm"] == "healthy" and health["backend"] == "healthy"
-    assert health["tts"]["piper"] == "healthy" and health["status"] == "healthy"
+    assert health["tts"] == "healthy" and health["tts_engines"]["piper"] == "healthy"
+    assert health["status"] == "healthy"
     assert health["llm_embedded"]["running"] is True
     for path in ("/docs", "/redoc", "/api/openapi.json"):
         assert (await http.get(path)).status_code == 200
@@ -118,8 +119,9 @@ async def test_models_health_docs(http):
     ({"messages": [{"role": "wizard", "content": "x"}]}, 400, "VALIDATION_ERROR"),
     ({"messages": [{"role": "user", "content": "x"}], "temperature": 9}, 400, "VALIDATION_ERROR"),
     ({"messages": [{"role": "user", "content": "x"}], "character_id": "ghost"}, 404, "NOT_FOUND"),
-    ({"messages": [{"role": "user", "content": "x"}], "model": "gpt-9"}, 404, "NOT_FOUND"),
-    ({"messages": [{"role": "assistant", "content": "x"}]}, 400, "VALIDATION_ERROR"),
+    ({"messages": [{"role": "system", "content": "x"}]}, 400, "VALIDATION_ERROR"),
+    ({"messages": [{"role": "user", "content": "x"}], "tts_streaming_mode": 4}, 400,
+     "VALIDATION_ERROR"),
     ({"messages": [{"role": "user", "content": "x" * 5000}]}, 400, "TEXT_TOO_LONG"),
 ])
 async def test_chat_errors(http, body, status, code):

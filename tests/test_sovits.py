@@ -189,8 +189,8 @@ async def test_speed_and_cut0(stand_in, make_engine):
     sent = app.state.requests[-1]["json"]
     assert sent["text_lang"] == "en" and sent["speed_factor"] == 1.5
     assert sent["text_split_method"] == "cut0"
-    assert sum(c.pcm.size for c in chunks) == expected_samples(
-        "Hello world.", text_split_method="cut0", speed_factor=1.5)
+    assert sum(c.pcm.size for c in chunks) == expected_samples(  # the pause follows the speed
+        "Hello world.", text_split_method="cut0", speed_factor=1.5, fragment_interval=0.2)
 
 
 # --- errors: what the real api_v2 does, and what the client makes of it ----------------------

@@ -9,7 +9,8 @@ import uuid
 from fastapi import APIRouter, Response
 
 from realtime.api.deps import ServicesDep, UserDep, store_call
-from realtime.characters.model import Character, CharacterIn, load_presets
+from realtime.api.schemas import CharacterListResponse, CharacterResponse, errors
+from realtime.characters.model import Character, CharacterCreate, CharacterIn, load_presets
 from realtime.characters.store import find_character
 from realtime.engines.tts.base import TTSError
 from realtime.errors import ApiError
@@ -23,7 +24,8 @@ def _out(c: Character) -> dict:
     return c.model_dump()
 
 
-@router.get("", summary="Characters this user can talk to (presets first)")
+@router.get("", summary="Characters this user can talk to (presets first)",
+            response_model=CharacterListResponse, responses=errors(503))
 async def list_characters(services: ServicesDep, user: UserDep) -> dict:
     try:
         docs = await services.memory.long.list_characters(user)
@@ -34,7 +36,8 @@ async def list_characters(services: ServicesDep, user: UserDep) -> dict:
                                       "default": "mina"}}
 
 
-@router.get("/{character_id}", summary="One character")
+@router.get("/{character_id}", summary="One character", response_model=CharacterResponse,
+            responses=errors(404, 503))
 async def get_character(character_id: str, services: ServicesDep, user: UserDep) -> dict:
     character = await find_character(services.memory.long, character_id, user)
     return {"success": True, "data": _out(character)}
@@ -55,10 +58,17 @@ async def _check_voice(services, c: Character) -> None:
                        retry_after=10) from None
 
 
-@router.post("", status_code=201, summary="Create a character")
-async def create_character(body: CharacterIn, services: ServicesDep, user: UserDep) -> dict:
+@router.post("", status_code=201, summary="Create a character (optionally with your own id)",
+             response_model=CharacterResponse, responses=errors(400, 409, 503))
+async def create_character(body: CharacterCreate, services: ServicesDep, user: UserDep) -> dict:
     now = time.time()
-    c = Character(**body.model_dump(), id=uuid.uuid4().hex[:16], owner=user, created_at=now,
+    cid = body.id or uuid.uuid4().hex[:16]
+    if body.id is not None:
+        taken = body.id in load_presets() or \
+            await store_call(services.memory.long.get_character(body.id)) is not None
+        if taken:
+            raise ApiError("CONFLICT", f"the character id {body.id!r} is taken")
+    c = Character(**body.model_dump(exclude={"id"}), id=cid, owner=user, created_at=now,
                   updated_at=now)
     await _check_voice(services, c)
     await store_call(services.memory.long.put_character(c.to_doc()))
@@ -68,11 +78,13 @@ async def create_character(body: CharacterIn, services: ServicesDep, user: UserD
 async def _own(services, character_id: str, user: str) -> Character:
     c = await find_character(services.memory.long, character_id, user)
     if c.owner is None:
-        raise ApiError("FORBIDDEN", f"{character_id!r} is a preset and cannot be changed")
+        raise ApiError("FORBIDDEN", f"{character_id!r} is shared (a preset or an imported set) "
+                                    f"and cannot be changed here")
     return c
 
 
-@router.put("/{character_id}", summary="Replace a character of yours")
+@router.put("/{character_id}", summary="Replace a character of yours",
+            response_model=CharacterResponse, responses=errors(400, 403, 404, 503))
 async def update_character(character_id: str, body: CharacterIn, services: ServicesDep,
                            user: UserDep) -> dict:
     old = await _own(services, character_id, user)
@@ -83,7 +95,8 @@ async def update_character(character_id: str, body: CharacterIn, services: Servi
     return {"success": True, "data": _out(c)}
 
 
-@router.delete("/{character_id}", status_code=204, summary="Delete a character of yours")
+@router.delete("/{character_id}", status_code=204, summary="Delete a character of yours",
+               response_class=Response, responses=errors(403, 404, 503))
 async def delete_character(character_id: str, services: ServicesDep, user: UserDep) -> Response:
     await _own(services, character_id, user)
     await store_call(services.memory.long.delete_character(character_id))

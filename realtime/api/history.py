@@ -9,6 +9,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from realtime.api.deps import ServicesDep, UserDep, store_call
+from realtime.api.schemas import (
+    FeedbackResponse, MessageListResponse, SessionListResponse, errors,
+)
 from realtime.errors import ApiError
 
 router = APIRouter(tags=["history"])
@@ -33,7 +36,8 @@ async def owned_session(services, session_id: str, user: str) -> dict:
     return doc
 
 
-@router.get("/api/sessions", summary="Your conversations, most recent first")
+@router.get("/api/sessions", summary="Your conversations, most recent first",
+            response_model=SessionListResponse, responses=errors(400, 503))
 async def list_sessions(services: ServicesDep, user: UserDep,
                         limit: Annotated[int, Query(ge=1, le=100)] = 20,
                         before: Annotated[float | None, Query(
@@ -48,7 +52,8 @@ async def list_sessions(services: ServicesDep, user: UserDep,
         "items": items, "next_before": docs[-1]["updated_at"] if more else None}}
 
 
-@router.get("/api/sessions/{session_id}/messages", summary="A conversation's messages, in order")
+@router.get("/api/sessions/{session_id}/messages", summary="A conversation's messages, in order",
+            response_model=MessageListResponse, responses=errors(400, 404, 503))
 async def list_messages(session_id: str, services: ServicesDep, user: UserDep,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
                         after: Annotated[int | None, Query(
@@ -71,7 +76,8 @@ class FeedbackBody(BaseModel):
     comment: str = Field("", max_length=2000)
 
 
-@router.post("/api/feedback", status_code=201, summary="Rate an answer (fine-tuning data)")
+@router.post("/api/feedback", status_code=201, summary="Rate an answer (fine-tuning data)",
+             response_model=FeedbackResponse, responses=errors(400, 404, 503))
 async def feedback(body: FeedbackBody, services: ServicesDep, user: UserDep) -> dict:
     memory = services.memory
     msg = await store_call(memory.long.get_message(body.message_id))

@@ -22,6 +22,7 @@ import soxr
 from fastapi import APIRouter, Depends, Query, Request
 
 from realtime.api.deps import ServicesDep, current_user
+from realtime.api.schemas import STTResponse, errors
 from realtime.errors import ApiError
 from realtime.listen.stt import STTError
 
@@ -31,7 +32,10 @@ router = APIRouter(prefix="/api/stt", tags=["stt"],
 _TYPES = ("audio/", "application/octet-stream")
 
 
-@router.post("", summary="Transcribe an audio file (the request body)")
+@router.post("", summary="Transcribe an audio file (the request body)", response_model=STTResponse,
+             responses=errors(400, 413, 415, 503), openapi_extra={"requestBody": {
+                 "required": True, "content": {"audio/*": {"schema": {
+                     "type": "string", "format": "binary"}}}}})
 async def transcribe(request: Request, services: ServicesDep,
                      language: str | None = Query(None, pattern=r"^([a-z]{2}(-[A-Za-z]{2})?|auto)$",
                                                   description="Default: AVATAR_STT_LANGUAGE")

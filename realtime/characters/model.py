@@ -15,11 +15,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from realtime.lenient import Lenient
+from realtime.pipeline.language import detect_language
+
 DEFAULT_CHARACTER_ID = "mina"
 _PRESETS = Path(__file__).with_name("presets.json")
 
 Text = Annotated[str, Field(max_length=2000)]
 Short = Annotated[str, Field(max_length=200)]
+SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+# the fields whose script decides a character's language when it gives none
+_TEXT_KEYS = ("name", "description", "personality", "speech_style", "sample_dialogue",
+              "greeting", "persona")
 _AVATAR_URL = re.compile(r"^(https?://[^\s]+|/[^\s]*)\.(glb|vrm)(\?[^\s]*)?$", re.IGNORECASE)
 
 
@@ -43,12 +50,18 @@ class VoiceBinding(BaseModel):
         return self
 
 
-class CharacterIn(BaseModel):
-    """A character as clients write it (every field but ``name`` optional)."""
+class CharacterIn(Lenient):
+    """A character as clients write it (every field but ``name`` optional).
 
-    model_config = ConfigDict(extra="forbid")
+    Also read: the seeds' older keys (000:2576-2578, 001:1650): ``persona`` (added to
+    ``description``), ``model_url`` (-> ``avatar_url``), a top-level ``voice_id`` (-> ``voice``).
+    Without ``language`` the character's own text decides (Hangul -> ``ko``). Other unknown keys
+    are ignored (and logged once).
+    """
+
     name: str = Field(..., min_length=1, max_length=80)
-    language: Literal["en", "ko"] = "en"
+    language: Literal["en", "ko", "ja", "zh"] = Field(
+        "ko", description="Default: detected from the character's text (Hangul -> ko)")
     category: Short = ""
     source_work: Short = ""
     personality: Text = ""
@@ -71,6 +84,28 @@ class CharacterIn(BaseModel):
     greeting: Short = ""
     voice: VoiceBinding = Field(default_factory=VoiceBinding)
     avatar_url: str | None = Field(None, max_length=500, description="A .glb or .vrm URL")
+    thumbnail_url: str | None = Field(None, max_length=500, description="An image URL (kept)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_keys(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        persona = data.pop("persona", None)
+        if isinstance(persona, str) and persona.strip():
+            data["description"] = "\n".join(
+                p for p in (str(data.get("description") or ""), persona.strip()) if p)
+        model_url = data.pop("model_url", None)
+        if model_url and not data.get("avatar_url"):
+            data["avatar_url"] = model_url
+        voice_id = data.pop("voice_id", None)
+        if voice_id and voice_id != "default" and not data.get("voice"):
+            data["voice"] = {"voice_id": voice_id}
+        if not data.get("language"):
+            text = " ".join(str(data.get(k) or "") for k in _TEXT_KEYS)
+            data["language"] = detect_language(text, "ko")
+        return data
 
     @field_validator("likes", "dislikes", mode="before")
     @classmethod
@@ -92,6 +127,13 @@ class CharacterIn(BaseModel):
         return v or None
 
 
+class CharacterCreate(CharacterIn):
+    """``POST /api/characters``: optionally with the id to keep (a migrated set keeps its ids)."""
+
+    id: str | None = Field(None, pattern=SLUG, description="Your own id, e.g. hermione; "
+                                                            "default: a random one")
+
+
 class Character(CharacterIn):
     id: str = Field(..., pattern=r"^[A-Za-z0-9_-]{1,64}$")
     owner: str | None = None  # None: a preset everyone sees
@@ -106,8 +148,8 @@ class Character(CharacterIn):
 
     @classmethod
     def from_doc(cls, doc: dict) -> Character:
-        data = {k: v for k, v in doc.items() if k != "_id"}
-        return cls(id=doc["_id"], **data)
+        data = {k: v for k, v in doc.items() if k in cls.model_fields and k != "id"}
+        return cls(id=doc["_id"], **data)  # (store keys such as Mongo's owner_key left out)
 
 
 @cache

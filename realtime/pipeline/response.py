@@ -42,6 +42,8 @@ class TurnSpec:
     speak_sentences: list[str] | None = None  # replay: speak these, no LLM
     source: str = "text"  # text | voice | speak
     utterance_id: int | None = None
+    speed: float = 1.0  # speaking rate (0.5-2.0), passed to the TTS engine
+    tts_streaming_mode: int | None = None  # GPT-SoVITS streaming_mode 0-3; None: the server's
 
 
 @dataclass(slots=True)

@@ -245,7 +245,8 @@ class TurnEngine:
                 await pieces(tag_filter.push(delta))
         finally:
             await stream.aclose()  # closes the upstream HTTP stream on cancel, too
-            resp.usage.prompt_tokens = stats.prompt_tokens
+            resp.usage.prompt_tokens = stats.prompt_tokens if stats.prompt_tokens is not None \
+                else resp.context_tokens  # the server's own count when the LLM sends none
             resp.usage.completion_tokens = stats.completion_tokens
         await pieces(tag_filter.flush())
         await emit(chunker.flush())
@@ -273,7 +274,8 @@ class TurnEngine:
             resampler: StreamResampler | None = None
             collected: list[np.ndarray] = []
             aligned = False
-            gen = engine.synthesize(text, language=spec.language, voice=voice)
+            gen = engine.synthesize(text, language=spec.language, voice=voice, speed=spec.speed,
+                                    streaming_mode=spec.tts_streaming_mode)
             try:
                 async for chunk in gen:
                     if resp.timings.tts_first_audio is None:

@@ -68,6 +68,7 @@ class OpenAICompatLLM(LLM):
         if request.stop:
             body["stop"] = request.stop
         url = f"{self.base_url}/chat/completions"
+        streaming = False  # the answer has begun: a break from here on is a failed generation
         try:
             resp = await self._send(url, body)
             try:
@@ -87,8 +88,10 @@ class OpenAICompatLLM(LLM):
                         break
                     except TimeoutError as exc:
                         raise LLMError(f"LLM stream stalled for {timeout:.0f}s",
-                                       code="SERVICE_UNAVAILABLE") from exc
+                                       code="GENERATION_FAILED" if streaming
+                                       else "SERVICE_UNAVAILABLE") from exc
                     timeout = self._idle_timeout
+                    streaming = True
                     if not line.startswith("data:"):
                         continue
                     payload = line[5:].strip()
@@ -104,7 +107,9 @@ class OpenAICompatLLM(LLM):
         except httpx.TimeoutException as exc:
             raise LLMError(f"LLM server timed out: {exc!r}", code="SERVICE_UNAVAILABLE") from exc
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise LLMError(f"LLM server unreachable or stream broke: {exc!r}",
+            if streaming:  # the model server died mid-answer (the seeds: GENERATION_FAILED)
+                raise LLMError(f"LLM stream broke mid-answer: {exc!r}") from exc
+            raise LLMError(f"LLM server unreachable: {exc!r}",
                            code="SERVICE_UNAVAILABLE") from exc
         if stats.finish_reason is None:
             raise LLMError("LLM stream ended without finishing (connection dropped mid-turn)")

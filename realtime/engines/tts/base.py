@@ -76,9 +76,14 @@ class TTSEngine(abc.ABC):
 
     @abc.abstractmethod
     def synthesize(
-        self, text: str, *, language: str, voice: str | None = None, speed: float = 1.0
+        self, text: str, *, language: str, voice: str | None = None, speed: float = 1.0,
+        streaming_mode: int | None = None,
     ) -> AsyncIterator[SynthChunk]:
         """Stream the audio of one sentence. Raise :class:`TTSError` on failure.
+
+        ``speed``: speaking rate (2.0 = half the duration). ``streaming_mode``: GPT-SoVITS's
+        ``streaming_mode`` (0-3) for this request, None for the engine's own setting; engines that
+        synthesise locally, sentence by sentence, ignore it.
 
         Closing the iterator early (``aclose``) must stop the work (close HTTP streams, let the
         worker thread finish at the next chunk boundary).

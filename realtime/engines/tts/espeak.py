@@ -310,7 +310,8 @@ class EspeakEngine(TTSEngine):
             return False
 
     async def synthesize(
-        self, text: str, *, language: str, voice: str | None = None, speed: float = 1.0
+        self, text: str, *, language: str, voice: str | None = None, speed: float = 1.0,
+        streaming_mode: int | None = None,
     ) -> AsyncIterator[SynthChunk]:
         if not text.strip():
             return

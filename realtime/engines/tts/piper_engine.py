@@ -97,7 +97,8 @@ class PiperEngine(TTSEngine):
         return language.split("-")[0] == "en"
 
     async def synthesize(
-        self, text: str, *, language: str, voice: str | None = None, speed: float = 1.0
+        self, text: str, *, language: str, voice: str | None = None, speed: float = 1.0,
+        streaming_mode: int | None = None,
     ) -> AsyncIterator[SynthChunk]:
         if self._voice is None:
             raise TTSError("Piper voice not loaded", code="SERVICE_UNAVAILABLE")

@@ -80,13 +80,33 @@ class TTSRouter:
             return binding.voice_id
         return None
 
+    def bind_reference_voice(self, ref_audio_path: str, *, prompt_text: str, prompt_lang: str,
+                             language: str) -> str | None:
+        """A GPT-SoVITS reference voice given with one request (the seeds' ``ref_audio_path``
+        body), bound until :meth:`release_voice`; None without GPT-SoVITS. Raises
+        ``ValueError`` for a voice the model cannot use."""
+        import hashlib
+
+        from realtime.engines.tts.sovits import SovitsVoice
+
+        engine = self._sovits()
+        if engine is None:
+            return None
+        local = "ref-" + hashlib.sha1(
+            f"{ref_audio_path}\0{prompt_text}\0{prompt_lang}".encode()).hexdigest()[:12]
+        engine.bind(local, SovitsVoice(ref_audio_path=ref_audio_path, prompt_text=prompt_text,
+                                       prompt_lang=prompt_lang, name=local, language=language))
+        return f"{engine.name}:{local}"
+
     def release_voice(self, voice_id: str | None) -> None:
-        """Give back a voice bound by :meth:`bind_character_voice` (no-op for other ids)."""
+        """Give back a voice bound by :meth:`bind_character_voice` or
+        :meth:`bind_reference_voice` (no-op for other ids)."""
         if not voice_id:
             return
         engine_name, _, local = voice_id.partition(":")
         engine = self._sovits()
-        if engine is not None and engine_name == engine.name and local.startswith("char-"):
+        if engine is not None and engine_name == engine.name and \
+                local.startswith(("char-", "ref-")):
             engine.release(local)
 
     def character_voice_info(self, character) -> VoiceInfo | None:

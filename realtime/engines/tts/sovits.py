@@ -197,7 +197,7 @@ class GPTSoVITSEngine(TTSEngine):
                       streaming_mode: int | None = None) -> dict:
         """The JSON body of ``POST /tts`` (exposed for tests and logging)."""
         return self._body(text, language, self._voice(voice), speed,
-                          self.streaming_mode if streaming_mode is None else streaming_mode)
+                          self.streaming_mode if streaming_mode is None else int(streaming_mode))
 
     def _body(self, text: str, language: str, v: SovitsVoice, speed: float, mode: int) -> dict:
         return {
@@ -230,10 +230,15 @@ class GPTSoVITSEngine(TTSEngine):
 
     # ------------------------------------------------------------------ synthesis
     async def synthesize(
-        self, text: str, *, language: str, voice: str | None = None, speed: float = 1.0
+        self, text: str, *, language: str, voice: str | None = None, speed: float = 1.0,
+        streaming_mode: int | None = None,
     ) -> AsyncIterator[SynthChunk]:
-        """POST ``/tts`` and yield the audio as it streams in (chunks of >= ``min_chunk_s``)."""
-        async for chunk in self._stream(self.build_request(text, language, voice, speed)):
+        """POST ``/tts`` and yield the audio as it streams in (chunks of >= ``min_chunk_s``).
+        ``streaming_mode`` overrides the configured mode for this request."""
+        body = self.build_request(text, language, voice, speed, streaming_mode)
+        if speed != 1.0:  # the pause between fragments (upstream 0.3 s) follows the speed too
+            body["fragment_interval"] = round(0.3 / float(speed), 3)
+        async for chunk in self._stream(body):
             yield chunk
 
     async def _stream(self, body: dict) -> AsyncIterator[SynthChunk]:
