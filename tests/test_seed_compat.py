@@ -65,7 +65,7 @@ async def test_speed_changes_the_duration(http, language, text, fast):
 async def test_gpt_sovits_gets_speed_streaming_mode_and_reference(second_app):
     """The GPT-SoVITS engine (against the api_v2 stand-in) receives the request's speed as
     speed_factor, streaming_mode (TTS body) / tts_streaming_mode (chat), and ref_audio_path."""
-    stand_in = create_stand_in()
+    stand_in = create_stand_in(check_refs=False)  # the seeds' paths exist on their GPU host
     with run_stand_in(stand_in) as sovits_url, second_app(
             tts_engine="gpt_sovits", tts_sovits_url=sovits_url,
             tts_sovits_ref_audio_path="/srv/ref.wav", tts_sovits_prompt_text="기준 음성",
