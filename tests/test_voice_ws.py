@@ -250,3 +250,30 @@ async def test_maximum_utterance_length_ends_the_turn(live, piper_voice, monkeyp
     # the first words are there; the rest of the monologue starts a new utterance
     assert wer("Tell me a short story", " ".join(final["text"].split()[:5])) <= 0.4, final
     await c.close()
+
+
+async def test_speech_is_routed_by_the_conversation_language(live, piper_voice):
+    """One server, two conversations: English speech goes to the fast English-only tiny.en,
+    Korean speech to the embedded multilingual Whisper base (told the conversation is Korean).
+    (espeak-ng's Korean is too robotic to check the words; the language and the route can be.)"""
+    en = await Client.connect(live.ws, tts_enabled=False, max_tokens=8)
+    ko = await Client.connect(live.ws, language="ko", tts_enabled=False, max_tokens=8)
+    assert en.ready["session"]["input_languages"] == ["en"]
+    updated = (await ko.send({"type": "session.update", "language": "ko"}),
+               await until(ko, "session.updated"))[1]
+    assert updated["session"]["input_languages"] == ["*"]  # it hears every language
+    korean = (await espeak_16k("네, 좋아요", "ko")).astype(np.float32) / 32768
+    english = piper_16k(piper_voice, "Good morning, how are you?")
+    senders = [asyncio.create_task(c.stream_audio(np.concatenate([silence(0.3), a, silence(1.2)]),
+                                                  speed=1.0))
+               for c, a in ((ko, korean), (en, english))]
+    heard_ko = await until(ko, "transcript.final", timeout=60)
+    heard_en = await until(en, "transcript.final", timeout=60)
+    assert heard_ko["language"] == "ko" and heard_ko["model"] == "base", heard_ko
+    assert re.search(r"[가-힣]", heard_ko["text"]), heard_ko
+    assert heard_en["language"] == "en" and heard_en["model"] == "tiny.en", heard_en
+    assert wer("Good morning, how are you?", heard_en["text"]) <= MAX_WER
+    for task in senders:
+        await task
+    await en.close()
+    await ko.close()

@@ -76,6 +76,7 @@ class Listener(Protocol):
     """What the microphone needs of its conversation (a ``Session``, or any other adapter)."""
 
     sink: Sink
+    language: str  # the conversation's language: which speech-to-text model hears it
 
     def spawn(self, coro, name: str | None = None) -> asyncio.Task: ...
 
@@ -355,7 +356,7 @@ class MicInput:
     async def _safe_transcribe(self, audio: np.ndarray):
         """-> Transcript, or the exception (a task in the session's group must not raise)."""
         try:
-            return await self.stt.transcribe(audio)
+            return await self.stt.transcribe(audio, language=self.session.language)
         except (STTError, ValueError) as exc:
             return exc
 
@@ -395,7 +396,8 @@ class MicInput:
         stt_ms = round(tr.processing_s * 1000.0, 2)
         await self._send(TranscriptFinal(utterance_id=uid, text=tr.text, language=tr.language,
                                          start_ms=round(utt.start_ms, 1),
-                                         end_ms=round(utt.end_ms, 1), stt_ms=stt_ms))
+                                         end_ms=round(utt.end_ms, 1), stt_ms=stt_ms,
+                                         model=tr.model or None))
         turn = SpeechTurn(uid, t0, t_done, stt_ms, endpoint_ms)
         try:
             await self.session.input_text(tr.text, speech=turn)
@@ -416,7 +418,7 @@ class MicInput:
 
     async def _partial(self, uid: int, audio: np.ndarray) -> None:
         with contextlib.suppress(STTError, ValueError):
-            tr = await self.stt.transcribe(audio)
+            tr = await self.stt.transcribe(audio, language=self.session.language)
             if tr.ok and self._current == uid:
                 await self._send(TranscriptPartial(utterance_id=uid, text=tr.text))
 

@@ -134,6 +134,7 @@ class Transcript:
     duration_s: float  # audio duration
     rejected: str | None  # reason code if it must not start a turn (module docstring), else None
     processing_s: float = 0.0  # time spent in the worker (model), excluding the queue wait
+    model: str = ""  # which model transcribed it (e.g. tiny.en, base)
 
     @property
     def ok(self) -> bool:
@@ -262,10 +263,13 @@ class WhisperSTT(STT):
 
     name = "whisper"
 
-    def __init__(self, options: SttOptions | None = None) -> None:
+    def __init__(self, options: SttOptions | None = None, *, label: str = "",
+                 executor: ThreadPoolExecutor | None = None) -> None:
         self.options = options or SttOptions()
+        self.label = label  # a short name for transcripts and metrics ("tiny.en", "base")
         self._model: Any = None  # faster_whisper.WhisperModel
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: ThreadPoolExecutor | None = executor  # shared: one worker for all
+        self._own_executor = executor is None
         self._start_lock = asyncio.Lock()
         self._closed = False
         self.english_only = False
@@ -291,6 +295,7 @@ class WhisperSTT(STT):
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper-stt")
+            self._own_executor = True
         return self._executor
 
     async def start(self) -> None:
@@ -324,7 +329,7 @@ class WhisperSTT(STT):
         async with self._start_lock:
             self._closed = True
             pool, self._executor = self._executor, None
-            if pool is not None:
+            if pool is not None and self._own_executor:
                 await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
             self._model = None
 
@@ -375,7 +380,7 @@ class WhisperSTT(STT):
         if not audio.size or level < opts.rms_floor:
             return Transcript("", fallback_lang, 1.0, float("-inf"), duration,
                               "no_audio" if not audio.size else "quiet",
-                              time.perf_counter() - t0)
+                              time.perf_counter() - t0, self.label)
         try:
             segments, info = model.transcribe(
                 audio, language=language, beam_size=opts.beam_size, temperature=0.0,
@@ -395,7 +400,8 @@ class WhisperSTT(STT):
         if rejected:
             log.debug("STT rejected (%s): %r nsp=%.2f lp=%.2f rms=%.4f %.2fs", rejected, text,
                       no_speech, logprob, level, duration)
-        return Transcript(text, detected, no_speech, logprob, duration, rejected, elapsed)
+        return Transcript(text, detected, no_speech, logprob, duration, rejected, elapsed,
+                          self.label)
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn) -> None:

@@ -312,6 +312,8 @@ class TranscriptFinal(_Msg):
     start_ms: float
     end_ms: float
     stt_ms: float
+    model: str | None = Field(None, description="The speech-to-text model that heard it "
+                                                "(e.g. tiny.en for English, base for others)")
 
 
 class TranscriptRejected(_Msg):
