@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.7
     llm_max_tokens: int = 0  # 0: the seeds' 512, or 200 for the embedded CPU model
     llm_max_tokens_limit: int = 1024
+    # Background LLM work (summaries) vs live turns: preempt (wait while a turn streams, cut at
+    # once when one starts; single-slot servers), priority (vLLM --scheduling-policy priority),
+    # concurrent (servers with parallel slots).
+    llm_background: Literal["preempt", "priority", "concurrent"] = "preempt"
     llm_connect_timeout_s: float = 5.0
     llm_first_token_timeout_s: float = 30.0
     llm_idle_timeout_s: float = 15.0

@@ -14,6 +14,7 @@ from realtime.config import Settings
 from realtime.engines.llm.base import LLM
 from realtime.engines.llm.llama_server import LlamaServerProcess
 from realtime.engines.llm.openai_compat import OpenAICompatLLM
+from realtime.engines.llm.scheduler import LLMScheduler
 from realtime.engines.tts.base import TTSEngine
 from realtime.characters.store import seed_presets
 from realtime.engines.tts.router import TTSRouter
@@ -108,7 +109,12 @@ def build_memory(settings: Settings, llm: LLM, metrics: Metrics, llm_url: str | 
     long = build_long_term(settings)
     outbox = Outbox(Path(settings.storage_dir) / "outbox.sqlite3", long,
                     max_ops=settings.outbox_max_ops, metrics=metrics)
-    counter = TokenCounter(llm_url or None, settings.llm_default_model)
+    vocab = None  # the embedded model's tokenizer runs here, never on the server's one slot
+    if settings.embedded_llm:
+        from realtime.engines.llm.llama_server import default_model_path
+
+        vocab = settings.llm_embedded_model_path or default_model_path()
+    counter = TokenCounter(llm_url or None, settings.llm_default_model, vocab_path=vocab)
     context = ContextManager(
         llm, counter, short, model=settings.llm_default_model,
         context_tokens=context_lengths(settings), margin=settings.context_margin_tokens,
@@ -161,6 +167,7 @@ class Services:
                 connect_timeout_s=settings.llm_connect_timeout_s,
                 first_token_timeout_s=settings.llm_first_token_timeout_s,
                 idle_timeout_s=settings.llm_idle_timeout_s, model_alias=alias)
+        llm = LLMScheduler(llm, settings.llm_background)  # live turns first
         tts = TTSRouter(tts_engines if tts_engines is not None else build_tts_engines(settings))
         metrics = Metrics()
         engine = TurnEngine(settings, llm, tts, metrics)

@@ -21,13 +21,17 @@ SR = 16000
 class RecordingLLM:
     """Passes every request to the real LLM and keeps a copy of it."""
 
-    def __init__(self, inner) -> None:
+    def __init__(self, inner, requests: list | None = None) -> None:
         self.inner = inner
-        self.requests = []
+        self.requests = [] if requests is None else requests
 
     def stream(self, request, stats):
         self.requests.append(request)
         return self.inner.stream(request, stats)
+
+    def background(self):
+        """A background job of the scheduler whose requests are kept too (summaries)."""
+        return RecordingLLM(self.inner.background(), self.requests)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)

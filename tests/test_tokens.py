@@ -49,3 +49,21 @@ async def test_counter_without_a_tokenizer_estimates():
     await counter.start()
     assert not counter.exact
     assert await counter.count(SAMPLES[0]) == estimate_tokens(SAMPLES[0])
+
+
+async def test_counter_counts_locally_as_the_server_does(live):
+    """The embedded model's tokenizer loaded here (vocab only) gives the server's counts, without
+    a request to the server (whose single slot belongs to live turns)."""
+    server = TokenCounter(live.services.llama.base_url, "smollm2-135m-instruct")
+    local = TokenCounter(None, "smollm2-135m-instruct", vocab_path=default_model_path())
+    await server.start()
+    await local.start()
+    try:
+        assert local.kind == "local" and local._client is None and server.kind == "llama_cpp"
+        texts = SAMPLES[:5] + [build_system_prompt(c) for c in load_presets().values()]
+        for text in texts:
+            assert await local.count(text) == await server.count(text), text[:40]
+    finally:
+        await local.aclose()
+        await server.aclose()
+    assert live.services.counter.kind == "local"  # what the app uses for the embedded model

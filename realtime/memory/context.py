@@ -140,16 +140,22 @@ class ContextManager:
     def over_threshold(self, state: ContextState, system_tokens: int, max_tokens: int) -> bool:
         return self.total(state, system_tokens) > self.summarize_ratio * self.budget(max_tokens)
 
+    def background(self):
+        """A background job for the LLM (summaries after a turn give way to live turns), or the
+        LLM itself when it has no scheduler."""
+        return self.llm.background() if hasattr(self.llm, "background") else self.llm
+
     async def after_turn(self, state: ContextState, system: str, max_tokens: int,
-                         language: str) -> bool:
-        """Exact token counts for the new messages; summarise when past the threshold."""
+                         language: str, llm=None) -> bool:
+        """Exact token counts for the new messages; summarise when past the threshold. ``llm``:
+        where the summary's requests go (a background job of the scheduler)."""
         await self.counter.fill(state.messages)
         sys_t = await self.system_tokens(system)
         if not self.over_threshold(state, sys_t, max_tokens):
             return False
         budget = self.budget(max_tokens)
         return await self.summarise(state, system, sys_t, budget, language,
-                                    limit=budget + max_tokens)
+                                    limit=budget + max_tokens, llm=llm)
 
     # ------------------------------------------------------------------ summaries
     @staticmethod
@@ -160,7 +166,8 @@ class ContextManager:
         return f"{system}\n\n{label}: {state.summary['text']}"
 
     async def summarise(self, state: ContextState, system: str, system_tokens: int, budget: int,
-                        language: str, reserve: int = 0, limit: int | None = None) -> bool:
+                        language: str, reserve: int = 0, limit: int | None = None,
+                        llm=None) -> bool:
         """Fold the oldest messages into the summary until the rest fits ``keep_ratio`` of the
         budget (keeping at least the last exchange). ``limit``: what one request may hold
         (context - margin); a backlog larger than that is folded in several steps, so nothing
@@ -199,7 +206,7 @@ class ContextManager:
             key = self._key(prev, chunk)
             cached = await self._cached(key)
             if cached is None:
-                text = await self._llm_summary(system, prev, chunk, language)
+                text = await self._llm_summary(system, prev, chunk, language, llm or self.llm)
                 tokens = await self.counter.count(text) if text else 0
                 cached = {"text": text, "tokens": tokens}
                 await self._cache(key, cached)
@@ -236,7 +243,7 @@ class ContextManager:
             log.info("summary cache unavailable: %s", exc)
 
     async def _llm_summary(self, system: str, prev: dict | None, chunk: list[dict],
-                           language: str) -> str:
+                           language: str, llm) -> str:
         """Ask for the summary *inside* the conversation's own prompt (persona + old summary,
         the folded turns, then the instruction), so single-slot servers (llama.cpp) reuse the
         cached persona prefix for it and for the next turn (measured: a separate summariser
@@ -251,7 +258,7 @@ class ContextManager:
             model=self.model, temperature=0.2, max_tokens=self.summary_max_tokens)
         parts: list[str] = []
         try:
-            stream = self.llm.stream(request, StreamStats())
+            stream = llm.stream(request, StreamStats())
             try:
                 async for delta in stream:
                     parts.append(delta)

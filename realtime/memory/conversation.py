@@ -98,6 +98,7 @@ class Conversation:
         self.state = ContextState()
         self.dirty = True  # the short-term store lacks (part of) our context
         self._summarising: asyncio.Task | None = None
+        self._job = None  # the summary's background LLM job (promoted when a turn needs it)
 
     # ------------------------------------------------------------------ loading
     async def load(self) -> str:
@@ -133,6 +134,8 @@ class Conversation:
             ctx = self.memory.context
             sys_t = await ctx.system_tokens(system)
             if ctx.total(self.state, sys_t) + ctx.tokens(user) > ctx.budget(max_tokens):
+                if self._job is not None and hasattr(self._job, "promote"):
+                    self._job.promote()  # this turn needs it: it goes first now
                 await asyncio.wait({task})  # over budget anyway: use the summary being made
         return await self.memory.context.prepare(self.state, system, user, max_tokens,
                                                  language)
@@ -168,8 +171,10 @@ class Conversation:
                                                 name=f"summarise-{self.session_id[:8]}")
 
     async def _after(self, system: str, max_tokens: int, language: str) -> None:
+        self._job = self.memory.context.background()
         try:
-            if await self.memory.context.after_turn(self.state, system, max_tokens, language):
+            if await self.memory.context.after_turn(self.state, system, max_tokens, language,
+                                                    llm=self._job):
                 self.dirty = True
                 await self._sync()
         except Exception:  # noqa: BLE001 - the next turn summarises synchronously if it must

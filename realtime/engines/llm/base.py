@@ -22,6 +22,7 @@ class ChatRequest:
     temperature: float = 0.7
     max_tokens: int = 200
     stop: list[str] = field(default_factory=list)
+    priority: int | None = None  # vLLM priority scheduling (lower first); None: not sent
 
 
 @dataclass(slots=True)

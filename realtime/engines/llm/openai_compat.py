@@ -67,6 +67,8 @@ class OpenAICompatLLM(LLM):
         }
         if request.stop:
             body["stop"] = request.stop
+        if request.priority is not None:
+            body["priority"] = request.priority
         url = f"{self.base_url}/chat/completions"
         streaming = False  # the answer has begun: a break from here on is a failed generation
         try:
