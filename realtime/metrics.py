@@ -53,6 +53,9 @@ class Metrics:
             "avatar_barge_in_seconds",
             "Frame that completed the barge-in minimum received -> response cut",
             registry=self.registry, buckets=_LAG_BUCKETS)
+        self.turn_ends = Counter(
+            "avatar_turn_ends_total", "Voice turns ended, by rule (smart_turn: the end-of-turn "
+            "model; silence; max_length; commit)", ["rule"], registry=self.registry)
         self.transcripts = Counter("avatar_transcripts_total",
                                    "Utterances transcribed, by result (ok or rejection reason)",
                                    ["result"], registry=self.registry)
@@ -70,6 +73,13 @@ class Metrics:
         self.outbox_dropped = Counter("avatar_outbox_dropped_total",
                                       "History writes dropped because the outbox was full",
                                       registry=self.registry)
+        self.llm_background = Gauge(
+            "avatar_llm_background_requests", "Background LLM requests (summaries) in flight",
+            registry=self.registry)
+        self.llm_preemptions = Counter(
+            "avatar_llm_preemptions_total",
+            "Background LLM requests cut because a live turn started (made again later)",
+            registry=self.registry)
         self.summaries = Counter("avatar_context_summaries_total",
                                  "Conversation summaries made by the LLM", registry=self.registry)
 

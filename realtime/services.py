@@ -93,6 +93,17 @@ def build_listening(settings: Settings, metrics: Metrics):
     return hub, SpeechRouter(english, multilingual, executor=worker)
 
 
+def build_smart_turn(settings: Settings):
+    """The end-of-turn model, or None (sessions then end turns on a fixed silence)."""
+    try:
+        from realtime.listen.smart_turn import SmartTurnModel
+
+        return SmartTurnModel(settings.smart_turn_model_path)
+    except Exception as exc:  # noqa: BLE001 - semantic_vad falls back to server_vad
+        log.warning("end-of-turn model unavailable (%s): turns end on silence", exc)
+        return None
+
+
 def context_lengths(settings: Settings) -> dict[str, int]:
     """Context length per model: AVATAR_CONTEXT_TOKENS, else the embedded server's n_ctx (for the
     embedded model), else the model's ``context_length`` in ``llm_models``."""
@@ -136,7 +147,8 @@ class Services:
     metrics: Metrics
     llama: LlamaServerProcess | None = None
     vad_hub: object | None = None  # realtime.listen.hub.VadHub
-    stt: object | None = None  # realtime.listen.stt.STT
+    stt: object | None = None  # realtime.listen.routing.SpeechRouter
+    smart_turn: object | None = None  # realtime.listen.smart_turn.SmartTurnModel
     listen_error: str | None = None
     memory: Memory | None = None
     limits: Limits | None = None
@@ -167,9 +179,9 @@ class Services:
                 connect_timeout_s=settings.llm_connect_timeout_s,
                 first_token_timeout_s=settings.llm_first_token_timeout_s,
                 idle_timeout_s=settings.llm_idle_timeout_s, model_alias=alias)
-        llm = LLMScheduler(llm, settings.llm_background)  # live turns first
-        tts = TTSRouter(tts_engines if tts_engines is not None else build_tts_engines(settings))
         metrics = Metrics()
+        llm = LLMScheduler(llm, settings.llm_background, metrics=metrics)  # live turns first
+        tts = TTSRouter(tts_engines if tts_engines is not None else build_tts_engines(settings))
         engine = TurnEngine(settings, llm, tts, metrics)
         listen_error = None
         try:
@@ -177,10 +189,12 @@ class Services:
         except Exception as exc:  # noqa: BLE001 - typed chat still works without listening
             log.error("voice input disabled: %s", exc)
             hub, stt, listen_error = None, None, str(exc)
+        smart_turn = build_smart_turn(settings) if hub is not None else None
         memory, limits, counter = build_memory(settings, llm, metrics,
                                                llama.base_url if llama else settings.llm_base_url)
-        return cls(settings, llm, tts, engine, metrics, llama, hub, stt, listen_error, memory,
-                   limits, counter)
+        return cls(settings, llm, tts, engine, metrics, llama=llama, vad_hub=hub, stt=stt,
+                   smart_turn=smart_turn, listen_error=listen_error, memory=memory,
+                   limits=limits, counter=counter)
 
     async def start(self) -> None:
         Path(self.settings.audio_dir).mkdir(parents=True, exist_ok=True)
@@ -284,6 +298,8 @@ class Services:
                 await self.stt.aclose()
         if self.vad_hub is not None:
             self.vad_hub.close()
+        if self.smart_turn is not None:
+            self.smart_turn.close()
 
     async def health(self) -> dict[str, object]:
         timeout = self.settings.health_timeout_s

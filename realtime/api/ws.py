@@ -90,7 +90,8 @@ async def ws_session(ws: WebSocket) -> None:
                                   services.memory.long, cid, uid),
                               limits=services.limits,
                               bind_voice=services.tts.bind_character_voice,
-                              release_voice=services.tts.release_voice)
+                              release_voice=services.tts.release_voice,
+                              smart_turn=services.smart_turn if listening else None)
             resumed = await session.conv.load() if resume else None
             services.sessions.add(session)
             beat = tg.create_task(services.limits.heartbeat(holder), name="slot-heartbeat")

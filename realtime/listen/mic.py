@@ -85,17 +85,26 @@ class Listener(Protocol):
     async def input_text(self, text: str, speech: SpeechTurn | None = None) -> None: ...
 
 
+AUTO = ("semantic_vad", "server_vad")  # the server ends turns (else push-to-talk)
+
+
 class MicInput:
-    def __init__(self, session: Listener, settings: Settings, hub, stt, metrics=None) -> None:
+    def __init__(self, session: Listener, settings: Settings, hub, stt, metrics=None,
+                 smart_turn=None) -> None:
         self.session = session
         self.settings = settings
         self.hub = hub
         self.stt = stt
         self.metrics = metrics
+        self.smart_turn = smart_turn  # SmartTurnModel, or None (semantic_vad unavailable)
         self.rate = settings.voice_input_sample_rate
-        self.turn_detection = settings.voice_turn_detection
         self.barge_in = settings.voice_barge_in
         self.vad = StreamingVad(hub.model, vad_options(settings))
+        self.turn_detection = ""
+        self.set_turn_detection(settings.voice_turn_detection
+                                if settings.voice_turn_detection != "semantic_vad" or smart_turn
+                                else "server_vad")
+        self._judged: float | None = None  # the pause the end-of-turn model was asked about
         self._queue: deque[tuple] = deque()  # ("audio", x16k, t, ms) | ("commit"|"clear", t)
         self.closed = False
         self._tasks: set[asyncio.Task] = set()  # STT / partial tasks in the session's group
@@ -119,9 +128,15 @@ class MicInput:
 
     # ------------------------------------------------------------------ configuration
     def set_turn_detection(self, mode: str) -> None:
+        if mode == "semantic_vad" and self.smart_turn is None:
+            raise ProtocolError("VALIDATION_ERROR", "semantic_vad needs the end-of-turn model, "
+                                                    "which this server does not have")
         if mode != self.turn_detection:
             self.turn_detection = mode
             self._manual, self._manual_len = [], 0  # push-to-talk audio not committed is dropped
+            s = self.settings  # with the model deciding, silence alone ends a turn later
+            self.vad.set_end_silence(s.smart_turn_max_silence_ms if mode == "semantic_vad"
+                                     else s.vad_end_silence_ms)
 
     def set_rate(self, rate: int) -> None:
         if rate != self.rate:
@@ -238,6 +253,7 @@ class MicInput:
             self._buffer_manual(pcm, t)
         self._maybe_barge_in(t)
         self._maybe_speculate()
+        self._maybe_judge()
         self._maybe_partial()
         if self._queue:  # a control message (or more audio) is waiting
             self.hub.submit(self)
@@ -247,7 +263,10 @@ class MicInput:
             self._emit(ErrorMsg(code="VAD_FAILED", message=f"voice detection: {exc}"))
 
     # ------------------------------------------------------------------ turn-taking
-    def _on_vad(self, events: list[VadEvent | Utterance], t: float) -> None:
+    def _on_vad(self, events: list[VadEvent | Utterance], t: float,
+                smart_endpoint_ms: float | None = None) -> None:
+        """``smart_endpoint_ms``: the end-of-turn model ended this turn after that much silence
+        (else the VAD's own rules did)."""
         for i, ev in enumerate(events):
             if isinstance(ev, VadEvent):
                 if ev.kind == "speech_started":
@@ -257,11 +276,14 @@ class MicInput:
                 else:
                     nxt = events[i + 1] if i + 1 < len(events) else None
                     forced = isinstance(nxt, Utterance) and nxt.forced
-                    self._emit(SpeechStopped(utterance_id=self._current or 0, t_ms=ev.t_ms,
-                                             forced=forced))
-            elif self.turn_detection == "server_vad":
+                    self._emit(SpeechStopped(
+                        utterance_id=self._current or 0, t_ms=ev.t_ms, forced=forced,
+                        turn_end=None if self.turn_detection not in AUTO else
+                        _rule(forced, smart_endpoint_ms)))
+            elif self.turn_detection in AUTO:
                 uid = self._current or self._new_id()
-                endpoint = 0.0 if ev.forced else self.vad.end_silence_window_ms
+                endpoint = 0.0 if ev.forced else smart_endpoint_ms \
+                    if smart_endpoint_ms is not None else self.vad.end_silence_window_ms
                 spec, self._spec = self._spec, None
                 task = None
                 if spec is not None:
@@ -271,7 +293,7 @@ class MicInput:
                         task = spec[1]  # the silence that began it ended the turn: use it
                     else:
                         spec[1].cancel()
-                self._transcribe(uid, ev, t, endpoint, task)
+                self._transcribe(uid, ev, t, endpoint, task, _rule(ev.forced, smart_endpoint_ms))
                 self._current = None
             else:
                 self._current = None
@@ -298,7 +320,8 @@ class MicInput:
         self._manual_len += len(pcm)
         if self._manual_len >= self._max_samples:  # push-to-talk held too long: end it here
             self._emit(SpeechStopped(utterance_id=self._current or self._new_id(),
-                                     t_ms=self.vad.position_ms, forced=True))
+                                     t_ms=self.vad.position_ms, forced=True,
+                                     turn_end="max_length"))
             self._commit(t, forced=True)
 
     def _commit(self, t: float, forced: bool = False) -> None:
@@ -320,7 +343,7 @@ class MicInput:
         self._barged = False
         self._emit(AudioCommitted(utterance_id=uid, start_ms=round(utt.start_ms, 1),
                                   end_ms=round(utt.end_ms, 1)))
-        self._transcribe(uid, utt, t, 0.0)
+        self._transcribe(uid, utt, t, 0.0, turn_end="max_length" if forced else "commit")
 
     def _clear(self) -> None:
         self.vad.clear()
@@ -334,7 +357,7 @@ class MicInput:
     def _maybe_speculate(self) -> None:
         """Transcribe during the end-of-turn silence, so the text is ready when the turn ends."""
         wait = self.settings.stt_speculative_silence_ms
-        if wait <= 0 or self.turn_detection != "server_vad":
+        if wait <= 0 or self.turn_detection not in AUTO:
             return
         silence = self.vad.silence_ms
         if silence == 0.0:  # speaking again (or idle): a guess made in a pause is void
@@ -347,6 +370,34 @@ class MicInput:
         if silence >= wait and (self._spec is None or self._spec[0] != start):
             self._drop_spec()
             self._spec = (start, self._spawn(self._safe_transcribe(self.vad.current_audio())))
+
+    def _maybe_judge(self) -> None:
+        """semantic_vad: once per pause, after a short silence, ask the model whether the
+        utterance is complete; if so, the turn ends now instead of after the long silence."""
+        if self.turn_detection != "semantic_vad" or not self.vad.speaking:
+            return
+        if self.vad.silence_ms < self.settings.smart_turn_silence_ms:
+            return
+        start = self.vad.silence_start_ms
+        if self._judged == start:
+            return
+        self._judged = start
+        self._spawn(self._judge(start, self.vad.current_audio()), "end-of-turn")
+
+    async def _judge(self, start: float, audio: np.ndarray) -> None:
+        try:
+            p = await self.smart_turn.probability(audio)
+        except Exception:  # noqa: BLE001 - the long silence still ends the turn
+            log.exception("end-of-turn model failed")
+            return
+        vad = self.vad
+        if self.closed or not vad.speaking or not vad.silence_ms or \
+                vad.silence_start_ms != start:  # speaking again, or the turn already ended
+            return
+        if p < self.settings.smart_turn_threshold:
+            return  # a pause inside the utterance: wait for more speech or the long silence
+        silence = vad.silence_ms
+        self._on_vad(vad.end_turn(), time.perf_counter(), smart_endpoint_ms=silence)
 
     def _drop_spec(self) -> None:
         if self._spec is not None:
@@ -361,13 +412,15 @@ class MicInput:
             return exc
 
     def _transcribe(self, uid: int, utt: Utterance, t0: float, endpoint_ms: float,
-                    speculative: asyncio.Task | None = None) -> None:
-        self._spawn(self._stt(uid, utt, t0, endpoint_ms, speculative), f"stt-{uid}")
+                    speculative: asyncio.Task | None = None, turn_end: str = "commit") -> None:
+        if self.metrics is not None:
+            self.metrics.turn_ends.labels(turn_end).inc()
+        self._spawn(self._stt(uid, utt, t0, endpoint_ms, speculative, turn_end), f"stt-{uid}")
 
     async def _stt(self, uid: int, utt: Utterance, t0: float, endpoint_ms: float,
-                   speculative: asyncio.Task | None) -> None:
+                   speculative: asyncio.Task | None, turn_end: str) -> None:
         try:
-            await self._stt_turn(uid, utt, t0, endpoint_ms, speculative)
+            await self._stt_turn(uid, utt, t0, endpoint_ms, speculative, turn_end)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad utterance must not end the session
@@ -375,7 +428,7 @@ class MicInput:
             await self._send(ErrorMsg(code="INTERNAL_ERROR", message=f"voice turn: {exc}"))
 
     async def _stt_turn(self, uid: int, utt: Utterance, t0: float, endpoint_ms: float,
-                        speculative: asyncio.Task | None) -> None:
+                        speculative: asyncio.Task | None, turn_end: str) -> None:
         tr = None
         if speculative is not None:
             await asyncio.wait({speculative})  # raises only if this task itself is cancelled
@@ -397,7 +450,7 @@ class MicInput:
         await self._send(TranscriptFinal(utterance_id=uid, text=tr.text, language=tr.language,
                                          start_ms=round(utt.start_ms, 1),
                                          end_ms=round(utt.end_ms, 1), stt_ms=stt_ms,
-                                         model=tr.model or None))
+                                         model=tr.model or None, turn_end=turn_end))
         turn = SpeechTurn(uid, t0, t_done, stt_ms, endpoint_ms)
         try:
             await self.session.input_text(tr.text, speech=turn)
@@ -424,6 +477,11 @@ class MicInput:
 
     async def _send(self, msg) -> None:
         await self.session.sink.json(msg)
+
+
+def _rule(forced: bool, smart_endpoint_ms: float | None) -> str:
+    return "max_length" if forced else "smart_turn" if smart_endpoint_ms is not None \
+        else "silence"
 
 
 def _is_json(data: bytes) -> bool:

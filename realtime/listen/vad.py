@@ -202,6 +202,21 @@ class StreamingVad:
         """Drop the current utterance (or candidate) and the pre-roll; the stream carries on."""
         self._to_idle(self._fed)
 
+    def end_turn(self) -> list[VadEvent | Utterance]:
+        """End the turn at the silence in progress (a smart end-of-turn model judged the
+        utterance complete): ``speech_stopped`` at where the silence began, and the utterance,
+        exactly as if the end-of-turn silence had run out. Empty unless speaking and silent."""
+        if self._mode != _SPEAKING or not self._silence:
+            return []
+        out: list[VadEvent | Utterance] = []
+        self._stop(out)
+        return out
+
+    def set_end_silence(self, ms: int) -> None:
+        """The silence that ends a turn from now on (a longer one while a model decides)."""
+        self._end_windows = max(1, math.ceil(ms / WINDOW_MS))
+        self._post = round(min(self.options.post_roll_ms, ms) * SAMPLE_RATE / 1000)
+
     def ingest(self, pcm: np.ndarray) -> np.ndarray:
         """Buffer ``pcm``; -> the new whole windows ``[n, 512]`` (a partial one stays buffered)."""
         x = _to_float32(pcm)

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 PROTOCOL_VERSION = 1
 
 TtsMode = Literal["realtime", "delayed", "on_click"]
-TurnDetection = Literal["server_vad", "manual"]
+TurnDetection = Literal["semantic_vad", "server_vad", "manual"]
+TurnEnd = Literal["smart_turn", "silence", "max_length", "commit"]
 INPUT_SAMPLE_RATES = (16000, 24000, 48000)
 ResponseStatus = Literal["completed", "interrupted", "failed"]
 Viseme = Literal[
@@ -103,8 +104,10 @@ class SessionUpdate(_Msg):
     input_sample_rate: int | None = Field(
         None, description="Rate of the binary microphone frames: 16000 (default), 24000, 48000")
     turn_detection: TurnDetection | None = Field(
-        None, description="server_vad: the server ends turns on silence; manual: push-to-talk, "
-                          "only input.audio.commit ends a turn")
+        None, description="semantic_vad: after a short silence a model judges whether the "
+                          "utterance is complete (else the turn ends on a longer silence); "
+                          "server_vad: the server ends turns on a fixed silence; manual: "
+                          "push-to-talk, only input.audio.commit ends a turn")
     barge_in: bool | None = Field(None, description="User speech interrupts the avatar")
 
 
@@ -284,6 +287,10 @@ class SpeechStopped(_Msg):
     utterance_id: int
     t_ms: float = Field(..., description="Where the speech ended in the session's input audio")
     forced: bool = Field(False, description="Maximum utterance length reached")
+    turn_end: TurnEnd | None = Field(
+        None, description="What ended the turn: smart_turn (the model judged it complete), "
+                          "silence (the end-of-turn silence ran out), max_length; null when "
+                          "the speech stopped but the turn did not end (manual mode)")
 
 
 class AudioCommitted(_Msg):
@@ -314,6 +321,8 @@ class TranscriptFinal(_Msg):
     stt_ms: float
     model: str | None = Field(None, description="The speech-to-text model that heard it "
                                                 "(e.g. tiny.en for English, base for others)")
+    turn_end: TurnEnd | None = Field(None, description="What ended the turn (see "
+                                                       "vad.speech_stopped)")
 
 
 class TranscriptRejected(_Msg):

@@ -134,9 +134,9 @@ export interface SessionUpdate {
   tts_enabled?: boolean | null;
   tts_mode?: ('realtime' | 'delayed' | 'on_click') | null;
   /**
-   * server_vad: the server ends turns on silence; manual: push-to-talk, only input.audio.commit ends a turn
+   * semantic_vad: after a short silence a model judges whether the utterance is complete (else the turn ends on a longer silence); server_vad: the server ends turns on a fixed silence; manual: push-to-talk, only input.audio.commit ends a turn
    */
-  turn_detection?: ('server_vad' | 'manual') | null;
+  turn_detection?: ('semantic_vad' | 'server_vad' | 'manual') | null;
   type: 'session.update';
   voice?: string | null;
 }
@@ -430,7 +430,7 @@ export interface SessionConfig {
   tts_delay_ms: number;
   tts_enabled: boolean;
   tts_mode: 'realtime' | 'delayed' | 'on_click';
-  turn_detection: 'server_vad' | 'manual';
+  turn_detection: 'semantic_vad' | 'server_vad' | 'manual';
   voice: string | null;
   /**
    * Binary microphone frames are accepted
@@ -517,6 +517,10 @@ export interface SpeechStopped {
    * Where the speech ended in the session's input audio
    */
   t_ms: number;
+  /**
+   * What ended the turn: smart_turn (the model judged it complete), silence (the end-of-turn silence ran out), max_length; null when the speech stopped but the turn did not end (manual mode)
+   */
+  turn_end?: ('smart_turn' | 'silence' | 'max_length' | 'commit') | null;
   type?: 'vad.speech_stopped';
   utterance_id: number;
 }
@@ -536,9 +540,17 @@ export interface TranscriptPartial {
 export interface TranscriptFinal {
   end_ms: number;
   language: string;
+  /**
+   * The speech-to-text model that heard it (e.g. tiny.en for English, base for others)
+   */
+  model?: string | null;
   start_ms: number;
   stt_ms: number;
   text: string;
+  /**
+   * What ended the turn (see vad.speech_stopped)
+   */
+  turn_end?: ('smart_turn' | 'silence' | 'max_length' | 'commit') | null;
   type?: 'transcript.final';
   utterance_id: number;
 }

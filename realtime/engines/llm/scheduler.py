@@ -56,11 +56,12 @@ class LLMScheduler(LLM):
 
     name = "scheduler"
 
-    def __init__(self, inner: LLM, policy: str = "preempt") -> None:
+    def __init__(self, inner: LLM, policy: str = "preempt", metrics=None) -> None:
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}")
         self.inner = inner
         self.policy = policy
+        self.metrics = metrics
         self._live = 0
         self._running: dict[asyncio.Task, BackgroundJob] = {}  # background requests in flight
         self._jobs: set[BackgroundJob] = set()  # waiting for the server to be free
@@ -101,6 +102,8 @@ class LLMScheduler(LLM):
                 if not job.urgent:
                     job.preemptions += 1
                     self.preemptions += 1
+                    if self.metrics is not None:
+                        self.metrics.llm_preemptions.inc()
                     task.cancel()
         try:
             stream = self.inner.stream(request, stats)
@@ -132,6 +135,8 @@ class LLMScheduler(LLM):
             await self._wait_turn(job)
             run = asyncio.create_task(self._collect(request))
             self._running[run] = job
+            if self.metrics is not None:
+                self.metrics.llm_background.set(len(self._running))
             try:
                 parts, got = await asyncio.shield(run)
             except asyncio.CancelledError:
@@ -144,6 +149,8 @@ class LLMScheduler(LLM):
                 continue
             finally:
                 self._running.pop(run, None)
+                if self.metrics is not None:
+                    self.metrics.llm_background.set(len(self._running))
             stats.prompt_tokens = got.prompt_tokens
             stats.completion_tokens = got.completion_tokens
             stats.finish_reason = got.finish_reason
