@@ -6,7 +6,7 @@ elsewhere). Both behave the same:
 
 * ``live_signal(reason)``: a live conversation signal; never blocks, never raises.
 * ``await conversation_ready(reason)`` -> milliseconds waited for the conversation plan (the
-  turn's ``gpu_wait_ms``); never raises. Over HTTP, a GPU host that does not answer within
+  turn's ``gpu_wait_ms``: over HTTP, the host's own wait, not the round trip); never raises. Over HTTP, a GPU host that does not answer within
   ``client_timeout_s`` is taken as down for ``client_down_retry_s``: meanwhile the client puts
   the services in the conversation plan itself, through their own APIs (``restore_conversation``)
   so conversation goes on, and turns never wait on the dead host.
@@ -132,6 +132,10 @@ class GpuClient(abc.ABC):
     async def request_lease(self, job_id: str, plan: str, stage: str,
                             est_s: float | None = None) -> LeaseHandle: ...
 
+    @abc.abstractmethod
+    async def health(self) -> dict:
+        """``{kind, status: healthy | unreachable, plan}`` (never raises)."""
+
     def metrics_registry(self):
         """The Prometheus registry to export with the server's (in process only)."""
         return None
@@ -169,6 +173,9 @@ class LocalGpuClient(GpuClient):
 
     async def set_mode(self, mode: str) -> dict:
         return await self.scheduler.set_mode(mode)
+
+    async def health(self) -> dict:
+        return {"kind": self.kind, "status": "healthy", "plan": self.scheduler.plan}
 
     async def vram(self) -> dict:
         return self.scheduler.vram()
@@ -260,7 +267,10 @@ class HttpGpuClient(GpuClient):
                 if self._fallback is None:
                     from gpu_host.host import build_scheduler
 
-                    self._fallback = build_scheduler(self.settings)
+                    # only the services' own APIs: no process of gpu_host's is started or
+                    # stopped here, and nothing is declared on its behalf
+                    self._fallback = build_scheduler(self.settings.model_copy(update={
+                        "sovits_command": "", "gen3d_command": "", "whisper_mb": 0}))
                 try:
                     async with asyncio.timeout(self.settings.ready_timeout_s):
                         await self._fallback.restore_conversation()
@@ -292,9 +302,11 @@ class HttpGpuClient(GpuClient):
         t0 = self._now()
         if not self.down:
             try:
-                await self._call("POST", "/v1/ready", json={"reason": reason},
-                                 timeout=self.settings.ready_timeout_s + 5.0)
-                return round((self._now() - t0) * 1000.0, 2)
+                data = await self._call("POST", "/v1/ready", json={"reason": reason},
+                                        timeout=self.settings.ready_timeout_s + 5.0)
+                # the host's own wait for the plan; the call itself (~1-3 ms on a LAN) is the
+                # cost of asking, and stays in the turn's llm_wait_ms
+                return float(data["waited_ms"])
             except GpuError as exc:
                 if exc.code != "SERVICE_UNAVAILABLE":
                     log.warning("gpu_host ready: %s", exc)
@@ -308,6 +320,14 @@ class HttpGpuClient(GpuClient):
 
     async def vram(self) -> dict:
         return await self._call("GET", "/v1/vram")
+
+    async def health(self) -> dict:
+        try:
+            data = await self._call("GET", "/health")
+        except GpuError as exc:
+            return {"kind": self.kind, "status": "unreachable", "plan": None,
+                    "detail": str(exc)}
+        return {"kind": self.kind, "status": "healthy", "plan": data["plan"]}
 
     async def status(self) -> dict:
         return {**await self._call("GET", "/v1/status"), "host": self.kind}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gpu_host import figures as F
@@ -36,7 +36,7 @@ class GpuSettings(BaseSettings):
     vllm_url: str = ""  # e.g. http://vllm:8000 (the server root, not /v1)
     vllm_mb: int = F.VLLM_MB
     vllm_asleep_mb: int = F.VLLM_ASLEEP_MB
-    vllm_sleep_level: Literal[1, 2] = 1
+    vllm_sleep_level: int = Field(1, ge=1, le=2)
     comfyui_url: str = ""
     comfyui_mb: int = F.COMFYUI_MB
     comfyui_idle_mb: int = F.COMFYUI_IDLE_MB
@@ -54,6 +54,8 @@ class GpuSettings(BaseSettings):
     idle_window_s: float = Field(20.0, ge=0)  # no live signal this long: background may borrow
     backoff_factor: float = Field(2.0, ge=1)  # each preemption multiplies the idle window
     backoff_max: float = Field(8.0, ge=1)
+    speech_hold_s: float = Field(35.0, gt=0)  # speech started: live until its turn (or this)
+    turn_hold_s: float = Field(120.0, gt=0)  # a turn: live until it ends (or this)
     starve_after_s: float = Field(600.0, gt=0)  # a job waiting this long gets a protected lease
     min_lease_s: float = Field(30.0, ge=0)  # ... that live signals do not preempt for this long
     starved_gap_s: float = Field(2.0, ge=0)  # ... granted after this much quiet
@@ -65,3 +67,8 @@ class GpuSettings(BaseSettings):
     # --- the client (realtime -> gpu_host over HTTP) ------------------------------------------
     client_timeout_s: float = Field(0.5, gt=0)  # connect and signal calls
     client_down_retry_s: float = Field(5.0, gt=0)  # after a failure, local fallback this long
+
+    @field_validator("sim_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v):
+        return None if v in ("", None) else v

@@ -55,6 +55,7 @@ class Scheduler:
         self.ready = asyncio.Event()  # the conversation plan is in force
         self.last_live = -math.inf
         self.last_live_reason: str | None = None
+        self._holds: list[tuple[str, float]] = []  # (speech | turn, expires): live in progress
         self.backoff = 1.0
         self.leases: dict[str, Lease] = {}
         self.active: Lease | None = None
@@ -116,9 +117,22 @@ class Scheduler:
 
     # ------------------------------------------------------------------ live conversation
     def live(self, reason: str) -> None:
-        """A live conversation signal: take the GPU back now (never blocks)."""
+        """A live conversation signal: take the GPU back now (never blocks).
+
+        Some signals open or close a *hold*, a stretch in which the conversation is live even
+        without new signals: ``speech_started`` holds until its turn asks for the LLM
+        (``turn``; at most ``speech_hold_s``, for speech that never becomes a turn), and
+        ``turn`` holds until ``turn.end`` (at most ``turn_hold_s``, for a client that died).
+        The idle window counts from the end of the last hold."""
         now = self.now()
         self.last_live, self.last_live_reason = now, reason
+        if reason == "speech_started":
+            self._holds.append(("speech", now + self.s.speech_hold_s))
+        elif reason == "turn":
+            self._release("speech")
+            self._holds.append(("turn", now + self.s.turn_hold_s))
+        elif reason == "turn.end":
+            self._release("turn")
         self._pin_now = False
         self.metrics.live_signals.labels(reason).inc()
         lease = self.active
@@ -137,6 +151,19 @@ class Scheduler:
         waited = self.now() - t0
         self.metrics.live_wait.observe(waited)
         return round(waited * 1000.0, 2)
+
+    def _release(self, kind: str) -> None:
+        for i, (k, _) in enumerate(self._holds):
+            if k == kind:
+                del self._holds[i]
+                return
+
+    def quiet_s(self, now: float) -> float:
+        """Time since the conversation was last live (0 while a hold is open)."""
+        for kind, expires in [h for h in self._holds if h[1] <= now]:
+            self._holds.remove((kind, expires))
+            self.last_live = max(self.last_live, expires)
+        return 0.0 if self._holds else now - self.last_live
 
     def _protected(self, lease: Lease, now: float) -> bool:
         return lease.protected_until is not None and now < lease.protected_until
@@ -194,6 +221,9 @@ class Scheduler:
         self.switcher.error = None
         while True:
             if self.plan == target and self.switcher.in_plan(PLANS[target]) and not self.switching:
+                if self.switcher.unhealthy:
+                    raise GpuError("SERVICE_UNAVAILABLE", f"{', '.join(self.switcher.unhealthy)} "
+                                   f"failed the health check after the switch to {target}")
                 return
             if self.switcher.error:
                 raise GpuError("SERVICE_UNAVAILABLE", self.switcher.error)
@@ -281,10 +311,10 @@ class Scheduler:
         active = self.active
         if active is not None:
             if (self._protected(active, now) or self.last_live < active.granted_at
-                    or now - self.last_live >= self.s.idle_window_s):
+                    or self.quiet_s(now) >= self.s.idle_window_s):
                 return active.plan, active
             self._preempt(active, "deferred")  # live while it was protected
-        quiet = now - self.last_live
+        quiet = self.quiet_s(now)
         queued = sorted((le for le in self.leases.values() if le.state == "queued"),
                         key=lambda le: le.first_wait)
         if queued:
@@ -299,7 +329,7 @@ class Scheduler:
 
     def _deadline(self, now: float) -> float:
         """Seconds until the decision could change with no new event."""
-        times = [self._retry_at]
+        times = [self._retry_at] + [expires for _, expires in self._holds]
         quiet_from = self.last_live
         for mult in (self.backoff, 1.0):
             times.append(quiet_from + self.s.idle_window_s * mult)
@@ -380,7 +410,7 @@ class Scheduler:
                 "leases": [le.to_dict(now) for le in self.leases.values()],
                 "policy": {"idle_window_s": self.s.idle_window_s, "backoff": self.backoff,
                            "quiet_s": None if self.last_live == -math.inf
-                           else round(now - self.last_live, 3),
+                           else round(self.quiet_s(now), 3), "holds": len(self._holds),
                            "last_live": self.last_live_reason,
                            "starve_after_s": self.s.starve_after_s,
                            "min_lease_s": self.s.min_lease_s},

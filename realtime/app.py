@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from realtime import __version__
-from realtime.api import characters, chat, health, history, stt, tts, web, ws
+from realtime.api import characters, chat, health, history, stt, system, tts, web, ws
 from realtime.config import Settings
 from realtime.errors import install_error_handlers
 from realtime.services import Services
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(health.router)
     app.include_router(characters.router)
     app.include_router(history.router)
+    app.include_router(system.router)
     app.mount("/media/audio", StaticFiles(directory=audio_dir), name="audio")
     app.include_router(web.router)  # last: the web client's catch-all must not shadow the API
     return app

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gpu_host.client import GpuClient, GpuSettings, build_gpu_client
 from realtime.config import Settings
 from realtime.engines.llm.base import LLM
+from realtime.engines.llm.gated import GpuGatedLLM
 from realtime.engines.llm.llama_server import LlamaServerProcess
 from realtime.engines.llm.openai_compat import OpenAICompatLLM
 from realtime.engines.tts.base import TTSEngine
@@ -111,13 +113,15 @@ class Services:
     memory: Memory | None = None
     limits: Limits | None = None
     counter: TokenCounter | None = None
+    gpu: GpuClient | None = None  # gpu_host: live signals, the conversation plan, modes, VRAM
     sessions: set = field(default_factory=set)
     _long_ready: asyncio.Event = field(default_factory=asyncio.Event)
     _background: list = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, *, llm: LLM | None = None,
-              tts_engines: list[TTSEngine] | None = None) -> Services:
+              tts_engines: list[TTSEngine] | None = None, gpu: GpuClient | None = None,
+              gpu_settings: GpuSettings | None = None) -> Services:
         llama = None
         if llm is None:
             base_url = settings.llm_base_url
@@ -137,6 +141,8 @@ class Services:
                 connect_timeout_s=settings.llm_connect_timeout_s,
                 first_token_timeout_s=settings.llm_first_token_timeout_s,
                 idle_timeout_s=settings.llm_idle_timeout_s, model_alias=alias)
+        gpu = gpu or build_gpu_client(settings.gpu_host_url, gpu_settings)  # gpu_host
+        llm = GpuGatedLLM(llm, gpu)  # every LLM request waits for the conversation plan
         tts = TTSRouter(tts_engines if tts_engines is not None else build_tts_engines(settings))
         metrics = Metrics()
         engine = TurnEngine(settings, llm, tts, metrics)
@@ -149,10 +155,11 @@ class Services:
         memory, limits, counter = build_memory(settings, llm, metrics,
                                                llama.base_url if llama else settings.llm_base_url)
         return cls(settings, llm, tts, engine, metrics, llama, hub, stt, voice_error, memory,
-                   limits, counter)
+                   limits, counter, gpu)
 
     async def start(self) -> None:
         Path(self.settings.audio_dir).mkdir(parents=True, exist_ok=True)
+        await self.gpu.start()  # gpu_host: probe the GPU services, settle the conversation plan
         jobs = [self.tts.start()]
         if self.llama is not None:
             jobs.append(self.llama.start())
@@ -249,6 +256,8 @@ class Services:
                 await self.stt.aclose()
         if self.vad_hub is not None:
             self.vad_hub.close()
+        with contextlib.suppress(Exception):
+            await self.gpu.aclose()  # gpu_host
 
     async def health(self) -> dict[str, object]:
         timeout = self.settings.health_timeout_s

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 class Session:
     KEEP_RESPONSES = 32
+    live_signal = staticmethod(lambda reason: None)  # gpu_host hook: api/ws.py sets it
 
     def __init__(self, settings: Settings, engine: TurnEngine, sink: Sink,
                  tg: asyncio.TaskGroup, voice_ids: set[str], *, vad_hub=None, stt=None,
@@ -129,6 +130,7 @@ class Session:
             await self.update(msg)
             await self.sink.json(SessionUpdated(session=self.config()))
         elif isinstance(msg, InputText):
+            self.live_signal("input.text")  # gpu_host: take the GPU back for the conversation
             await self.input_text(msg.text)
         elif isinstance(msg, ResponseCancel):
             await self.cancel(msg.response_id)

@@ -195,8 +195,9 @@ def test_modes_refuse_what_does_not_fit_and_yield_to_live_signals():
         r = await s.set_mode("style")
         assert r["previous_mode"] == "chat" and r["current_mode"] == "style"
         assert r["switch_time_ms"] > 1000 and s.plan == "style"  # vLLM's sleep
-        await s.conversation_ready()  # a user speaks: the pin yields
+        await s.conversation_ready()  # a user's turn: the pin yields
         assert s.plan == "conversation" and s.mode == "style"
+        s.live("turn.end")
         await asyncio.sleep(25)  # idle again: the pinned plan comes back
         assert s.plan == "style"
         r = await s.set_mode("auto")
@@ -204,6 +205,26 @@ def test_modes_refuse_what_does_not_fit_and_yield_to_live_signals():
         assert s.plan == "conversation" and r["current_mode"] == "auto"
 
     scenario(body, gen3d_mb=21000)
+
+
+def test_speech_holds_the_conversation_until_its_turn_ends():
+    async def body(w):
+        s, loop = w.scheduler, asyncio.get_running_loop()
+        lease = s.request("job-1", "style", "style")
+        assert await granted(lease)
+        s.live("speech_started")  # preempts; the user speaks on for 25 s with no new signal
+        again = s.request("job-1", "style", "style")
+        await asyncio.sleep(25)
+        assert again.state == "queued"  # not granted mid-utterance, idle window or not
+        assert await s.conversation_ready("turn") == 0.0  # ... so the LLM is still awake
+        await asyncio.sleep(30)
+        assert again.state == "queued"  # the turn is still going (no turn.end yet)
+        t_end = loop.time()
+        s.live("turn.end")
+        assert await granted(again, timeout=60)
+        assert loop.time() - t_end >= 2 * 20.0  # the idle window (doubled) after the turn
+
+    scenario(body, lease_ttl_s=600.0)
 
 
 def test_vllm_is_never_put_to_sleep_with_a_request_in_flight():

@@ -86,6 +86,11 @@ class Service(abc.ABC):
             return self.need.stopped
         return self.need.resident
 
+    @property
+    def driven(self) -> bool:
+        """False for a service gpu_host cannot move (it stays as it is; plans count it so)."""
+        return len(self.reachable) > 1
+
     def nearest(self, target: str) -> str:
         """The state a plan's ``target`` means for this service (a pinned service stays)."""
         if target in self.reachable:

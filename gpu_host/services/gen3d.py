@@ -26,15 +26,24 @@ class Gen3dService(Service):
             self.verbs = ("start", "stop", "interrupt", "health")
             self.reachable = ("resident", "stopped")
 
+    @property
+    def driven(self) -> bool:
+        return self.child is not None
+
+    def nearest(self, target: str) -> str:
+        if self.child is None:  # not ours: it stays as it is (running holds its memory)
+            return "resident" if self.state == "resident" else "stopped"
+        return super().nearest(target)
+
     async def aclose(self) -> None:
         if self.child is not None:
             await self.child.stop()
         await super().aclose()
 
     async def probe(self) -> State:
-        if self.child is not None:
-            return "resident" if self.child.running and await self._health() else "stopped"
-        return "resident" if await self._health() else "failed"
+        if self.child is not None and not self.child.running:
+            return "stopped"
+        return "resident" if await self.health() else "stopped"
 
     async def _health(self) -> bool:
         r = await self.http.get("/status/health-probe", timeout=5.0)

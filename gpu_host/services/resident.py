@@ -24,13 +24,10 @@ class SovitsService(Service):
         if self.child is not None:
             await self.to("resident")
         await super().start()
-        if self.state == "resident":
-            self.declare(self.need.resident)
 
     async def aclose(self) -> None:
         if self.child is not None:
             await self.child.stop()
-            self.declare(0)
         await super().aclose()
 
     async def probe(self) -> State:
@@ -48,12 +45,10 @@ class SovitsService(Service):
             raise ServiceError("sovits is not started by gpu_host: it stays resident")
         if target == "stopped":
             await self.child.stop()
-            self.declare(0)
             return
         await self.child.start()
         if not await poll_until(self.health, self.start_timeout_s, self.poll_s):
             raise ServiceError(f"sovits did not answer within {self.start_timeout_s:g} s")
-        self.declare(self.need.resident)
 
     def observed_mb(self, by_holder: dict[str, int]) -> int | None:
         if self.child is not None and self.child.pid is not None:

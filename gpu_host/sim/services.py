@@ -96,6 +96,10 @@ class SimGen3dService(Gen3dService):
 class SimSovitsService(SovitsService):
     """GPT-SoVITS left resident (not started by gpu_host), its need declared."""
 
+    async def start(self) -> None:
+        await super().start()
+        self.declare(self.need.resident)
+
     async def probe(self) -> State:
         return "resident"
 

@@ -200,6 +200,7 @@ class TurnEngine:
             await stream.aclose()  # closes the upstream HTTP stream on cancel, too
             resp.usage.prompt_tokens = stats.prompt_tokens
             resp.usage.completion_tokens = stats.completion_tokens
+            resp.timings.gpu_wait_ms = stats.gpu_wait_ms  # gpu_host (filled by GpuGatedLLM)
         await pieces(tag_filter.flush())
         await emit(chunker.flush())
         if not resp.sentences:

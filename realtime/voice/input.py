@@ -238,6 +238,7 @@ class VoiceInput:
         for i, ev in enumerate(events):
             if isinstance(ev, VadEvent):
                 if ev.kind == "speech_started":
+                    self.session.live_signal("speech_started")  # gpu_host: wake the conversation
                     self._next_id += 1
                     self._current = self._next_id
                     self._emit(SpeechStarted(utterance_id=self._current, t_ms=ev.t_ms))
