@@ -121,16 +121,14 @@ class Scheduler:
 
         Some signals open or close a *hold*, a stretch in which the conversation is live even
         without new signals: ``speech_started`` holds until its turn asks for the LLM
-        (``turn``; at most ``speech_hold_s``, for speech that never becomes a turn), and
-        ``turn`` holds until ``turn.end`` (at most ``turn_hold_s``, for a client that died).
+        (:meth:`conversation_ready`; at most ``speech_hold_s``, for speech that never becomes a
+        turn), and a turn holds until ``turn.end`` (at most ``turn_hold_s``, for a client that
+        died).
         The idle window counts from the end of the last hold."""
         now = self.now()
         self.last_live, self.last_live_reason = now, reason
         if reason == "speech_started":
             self._holds.append(("speech", now + self.s.speech_hold_s))
-        elif reason == "turn":
-            self._release("speech")
-            self._holds.append(("turn", now + self.s.turn_hold_s))
         elif reason == "turn.end":
             self._release("turn")
         self._pin_now = False
@@ -145,6 +143,8 @@ class Scheduler:
         Returns the milliseconds waited: the turn's ``gpu_wait_ms``."""
         t0 = self.now()
         self.live(reason)
+        self._release("speech")  # the speech became this turn
+        self._holds.append(("turn", t0 + self.s.turn_hold_s))
         if not await wait_event(self.ready, self.s.ready_timeout_s):
             log.error("conversation plan not ready after %.0f s (%s); the turn goes on",
                           self.s.ready_timeout_s, self.error or self.switching)
@@ -274,6 +274,8 @@ class Scheduler:
             self.metrics.leases.labels(lease.plan, "completed" if completed else "released").inc()
         if self.active is lease:
             self.active = None
+            if not completed:  # given up mid-stage: whatever it left running is stopped
+                self._interrupt(PLANS[lease.plan])
         if completed:
             self._first_wait.pop((lease.job_id, lease.stage), None)
             self.backoff = 1.0

@@ -74,9 +74,13 @@ async def test_a_voice_turn_preempts_the_stage_and_finds_the_llm_awake(gpu_rig, 
     assert rig.vllm.counters["wakes"] == wakes + 1
     assert rig.vllm.counters["requests_while_asleep"] == 0 and rig.vllm.counters["crashes"] == 0
 
-    views = await asyncio.wait_for(job, 90)  # asked again, granted once quiet, rendered
-    assert len(views) == 1 and views[0]["steps"] == 16
-    assert stats["preempted"] == 1 and stats["units_lost"] == 1 and stats["units"] == 1
+    assert stats["preempted"] == 1 and stats["units_lost"] == 1
+    # the job asks again and gets the GPU back once the conversation is quiet (rendering its
+    # view again is the job's business: test_d and the scheduler tests follow a stage to its end)
+    await rig.until(lambda: stats["leases"] == 2 and rig.comfy.running is not None, 30,
+                    "the job back on the GPU")
+    job.cancel()
+    await asyncio.gather(job, return_exceptions=True)
     await c.close()
 
 
@@ -95,8 +99,9 @@ async def test_b_a_typed_turn_during_a_job_waits_at_most_the_wake_time(gpu_rig):
     log = dict(rig.comfy.log) | {e: t for e, t in rig.vllm.log}
     assert log["wake_begin"] >= log["unloaded"]  # (e) the room came back before the wake
     assert rig.vllm.counters["requests_while_asleep"] == 0
-    await asyncio.wait_for(job, 60)
-    assert stats["preempted"] == 1 and stats["units"] == 1
+    assert stats["preempted"] == 1
+    job.cancel()
+    await asyncio.gather(job, return_exceptions=True)
     await c.close()
 
 
@@ -206,5 +211,6 @@ async def test_e_a_free_that_does_not_come_is_waited_for_never_assumed(gpu_rig):
     unloaded = max(t for e, t in rig.comfy.log if e == "unloaded")
     assert t_unstuck < unloaded <= wake_begin
     assert 4000 < done["timings"]["gpu_wait_ms"] < 15000
-    await asyncio.wait_for(job, 60)
+    job.cancel()
+    await asyncio.gather(job, return_exceptions=True)
     await c.close()

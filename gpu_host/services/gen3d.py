@@ -14,6 +14,10 @@ from gpu_host.figures import Need
 from gpu_host.services.base import Service, ServiceError, State, poll_until
 from gpu_host.services.process import ChildProcess
 
+# SIGTERM, then SIGKILL after this: a preempted sidecar holds 15 GB until it is gone, and its
+# run is lost either way (api_server.py's uvicorn would wait for idle keep-alive connections)
+STOP_GRACE_S = 1.0
+
 
 class Gen3dService(Service):
     def __init__(self, url: str, need: Need, *, command: str = "", log_dir=None, child=None,
@@ -37,7 +41,7 @@ class Gen3dService(Service):
 
     async def aclose(self) -> None:
         if self.child is not None:
-            await self.child.stop()
+            await self.child.stop(STOP_GRACE_S)
         await super().aclose()
 
     async def probe(self) -> State:
@@ -53,7 +57,7 @@ class Gen3dService(Service):
         if self.child is None:
             raise ServiceError("gen3d is not started by gpu_host: it cannot be stopped")
         if target == "stopped":
-            await self.child.stop()
+            await self.child.stop(STOP_GRACE_S)
             return
         await self.child.start()
         if not await poll_until(self.health, self.start_timeout_s, self.poll_s):
