@@ -56,11 +56,12 @@ class GpuSettings(BaseSettings):
     backoff_max: float = Field(8.0, ge=1)
     speech_hold_s: float = Field(35.0, gt=0)  # speech started: live until its turn (or this)
     turn_hold_s: float = Field(120.0, gt=0)  # a turn: live until it ends (or this)
-    starve_after_s: float = Field(600.0, gt=0)  # a job waiting this long gets a protected lease
-    min_lease_s: float = Field(30.0, ge=0)  # ... that live signals do not preempt for this long
+    starve_after_s: float = Field(1800.0, gt=0)  # a job waiting this long gets a protected lease
+    min_lease_s: float = Field(30.0, ge=0)  # ... live signals do not preempt for its stage's
+    max_protected_s: float = Field(150.0, ge=0)  # est_s, at least min_lease_s, at most this
     starved_gap_s: float = Field(2.0, ge=0)  # ... granted after this much quiet
     lease_ttl_s: float = Field(30.0, gt=0)  # a lease nobody polls for this long is dropped
-    ready_timeout_s: float = Field(20.0, gt=0)  # the longest a turn waits for the conversation
+    ready_timeout_s: float = Field(180.0, gt=0)  # the longest a turn waits (> max_protected_s)
     switch_timeout_s: float = Field(120.0, gt=0)  # one service transition
     poll_s: float = Field(0.05, gt=0)  # ledger and /system_stats polling
 

@@ -35,6 +35,9 @@ class GpuMetrics:
                                     registry=r, buckets=_LONG_BUCKETS)
         self.leases = Counter("avatar_gpu_leases_total", "Leases by how they ended",
                               ["plan", "end"], registry=r)
+        self.protected = Counter("avatar_gpu_protected_leases_total",
+                                 "Leases of starving jobs that live signals could not preempt",
+                                 ["plan"], registry=r)
         self.collector: _StateCollector | None = None
 
     def watch(self, scheduler) -> None:

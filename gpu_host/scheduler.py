@@ -11,8 +11,10 @@
 * **Hysteresis**: each preemption multiplies the idle window by ``backoff_factor`` (up to
   ``backoff_max``); a stage that completes resets it.
 * **No starvation**: a job that has waited ``starve_after_s`` for a stage is granted after only
-  ``starved_gap_s`` of quiet, and that lease is *protected* for ``min_lease_s``: live signals
-  during it are deferred (a turn then waits at most ``min_lease_s`` plus the wake time).
+  ``starved_gap_s`` of quiet, and that lease is *protected* for its stage's estimate (at least
+  ``min_lease_s``, at most ``max_protected_s``): live signals during it are deferred. This is the
+  one case where a live turn waits for an avatar job: at most ``max_protected_s`` plus the wake
+  time, at most once per ``starve_after_s`` for each starving job.
 * **Modes** (``set_mode``) pin a plan for the operator: ``chat`` holds the conversation plan and
   grants nothing; ``tts``/``style``/``gen3d`` are applied at once and, like a lease, yield to live
   signals and come back after the idle window; ``auto`` unpins.
@@ -286,7 +288,9 @@ class Scheduler:
         now = self.now()
         lease.state, lease.granted_at = "granted", now
         if now - lease.first_wait >= self.s.starve_after_s:
-            lease.protected_until = now + self.s.min_lease_s
+            length = min(max(self.s.min_lease_s, lease.est_s or 0.0), self.s.max_protected_s)
+            lease.protected_until = now + length
+            self.metrics.protected.labels(lease.plan).inc()
         self.active = lease
         self.metrics.lease_wait.labels(lease.plan).observe(now - lease.queued_at)
         lease.changed()
