@@ -15,11 +15,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from gpu_host.aio import wait_event
 from gpu_host.client import GpuClient
 from gpu_host.errors import GpuError
 
 log = logging.getLogger(__name__)
 Unit = Callable[[Any], Awaitable[tuple[Any, bool]]]
+PREEMPT_NEWS_S = 5.0  # a unit that failed waits this long for the lease's own news
 
 
 async def run_stage(client: GpuClient, job_id: str, plan: str, stage: str, unit: Unit, *,
@@ -63,8 +65,10 @@ async def run_stage(client: GpuClient, job_id: str, plan: str, stage: str, unit:
                     break
                 try:
                     checkpoint, done = work.result()
-                except Exception as exc:  # noqa: BLE001 - interrupted under us: as preempted
-                    if handle.ended.is_set():
+                except Exception as exc:  # noqa: BLE001
+                    # the service may report the interruption (ComfyUI's execution_interrupted)
+                    # before the lease does: give the lease a moment to say it was preempted
+                    if await wait_event(handle.ended, PREEMPT_NEWS_S):
                         stats["units_lost"] += 1
                         stats["lost" if handle.lost else "preempted"] += 1
                         break
