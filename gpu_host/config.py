@@ -37,6 +37,7 @@ class GpuSettings(BaseSettings):
     vllm_mb: int = F.VLLM_MB
     vllm_asleep_mb: int = F.VLLM_ASLEEP_MB
     vllm_sleep_level: int = Field(1, ge=1, le=2)
+    vllm_version: str = "0.13.0"  # the release sleep mode was checked on (docs/gpu.md); "" = any
     comfyui_url: str = ""
     comfyui_mb: int = F.COMFYUI_MB
     comfyui_idle_mb: int = F.COMFYUI_IDLE_MB

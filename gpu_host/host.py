@@ -18,7 +18,8 @@ def build_services(s: GpuSettings, log_dir=None) -> dict[str, Service]:
     out: dict[str, Service] = {}
     if s.vllm_url:
         out["vllm"] = VllmService(s.vllm_url, Need(s.vllm_mb, asleep=s.vllm_asleep_mb),
-                                  level=s.vllm_sleep_level, timeout_s=s.switch_timeout_s)
+                                  level=s.vllm_sleep_level, timeout_s=s.switch_timeout_s,
+                                  pinned_version=s.vllm_version)
     if s.sovits_url:
         out["sovits"] = SovitsService(s.sovits_url, Need(s.sovits_mb), command=s.sovits_command,
                                       log_dir=log_dir)

@@ -64,6 +64,8 @@ async def _scenario(client, vllm) -> None:
     assert await asyncio.wait_for(lease.wait_granted(), 30)
     status = await client.status()
     assert status["plan"] == "style" and vllm.state == "asleep"
+    svc = next(s for s in status["vram"]["services"] if s["name"] == "vllm")
+    assert svc["version"] == svc["pinned_version"] == "0.13.0"  # GET /version checked at start
     assert [le["job_id"] for le in status["leases"] if le["state"] == "granted"] == ["job-c"]
     vram = await client.vram()
     assert {"used_mb", "total_mb", "usage_percent", "active_services", "services"} <= set(vram)

@@ -15,19 +15,40 @@ Level 2 discards the weights; waking it also needs ``/collective_rpc reload_weig
 
 from __future__ import annotations
 
+import logging
+
 from gpu_host.figures import Need
 from gpu_host.services.base import Service, ServiceError, State
 
 _INFLIGHT = ("vllm:num_requests_running", "vllm:num_requests_waiting")
+log = logging.getLogger(__name__)
 
 
 class VllmService(Service):
     verbs = ("sleep", "wake", "health")
     reachable = ("resident", "asleep")
 
-    def __init__(self, url: str, need: Need, *, level: int = 1, timeout_s: float = 120.0) -> None:
+    def __init__(self, url: str, need: Need, *, level: int = 1, timeout_s: float = 120.0,
+                 pinned_version: str = "") -> None:
         super().__init__("vllm", need, url, timeout_s=timeout_s)
         self.level = level
+        self.pinned_version = pinned_version
+        self.version: str | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        if self.pinned_version and self.url:
+            try:
+                r = await self.http.get("/version", timeout=5.0)
+                self.version = str(r.json().get("version"))
+            except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                self.version = f"unknown ({exc})"
+            if self.version != self.pinned_version:
+                log.warning("vLLM is %s, pinned to %s: sleep mode was checked on the pinned "
+                            "release only (docs/gpu.md)", self.version, self.pinned_version)
+
+    def status(self) -> dict:
+        return {**super().status(), "version": self.version, "pinned_version": self.pinned_version}
 
     # -- transport: the HTTP calls (the simulated service overrides these four) --------------
     async def is_sleeping(self) -> bool:

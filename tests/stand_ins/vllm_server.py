@@ -35,6 +35,7 @@ from gpu_host.ledger import SimulatedDevice
 from gpu_host.sim.engines import EngineDead, VllmEngine
 
 MODEL = "gemma-3-27b-it"
+VERSION = "0.13.0"  # the release the deployment pins (docs/gpu.md); answered at GET /version
 
 
 def create_app(sim_dir, *, model: str = MODEL, total_mb: int = F.RTX_3090_MB,
@@ -58,6 +59,10 @@ def create_app(sim_dir, *, model: str = MODEL, total_mb: int = F.RTX_3090_MB,
     @app.get("/health")
     async def health() -> Response:
         return dead() if engine.state == "dead" else Response(status_code=200)
+
+    @app.get("/version")
+    async def version() -> JSONResponse:
+        return JSONResponse({"version": VERSION})
 
     @app.get("/is_sleeping")
     async def is_sleeping() -> JSONResponse:
