@@ -120,13 +120,7 @@ async def day_ours(w: Workload, hours: float, settings: GpuSettings) -> Result:
             await asyncio.sleep(playback)
 
     async def view(done):
-        done = list(done or [])
-        pid = world.comfy.submit(PROMPT)
-        while pid not in world.comfy.history:
-            await asyncio.sleep(0.1)
-        if world.comfy.history[pid]["status"]["status_str"] != "success":
-            raise RuntimeError("interrupted")
-        done.append(pid)
+        done = [*(done or []), await world.comfy.render(PROMPT)]
         return done, len(done) >= VIEWS
 
     async def mesh(_):

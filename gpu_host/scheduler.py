@@ -32,6 +32,7 @@ import math
 
 from gpu_host.aio import wait_event
 from gpu_host.config import GpuSettings
+from gpu_host import report
 from gpu_host.errors import GpuError
 from gpu_host.leases import ACTIVE, Lease
 from gpu_host.ledger import Ledger, Snapshot
@@ -377,47 +378,13 @@ class Scheduler:
 
     # ------------------------------------------------------------------ reports
     def unattributed_mb(self, snap: Snapshot | None = None) -> int:
-        """Device memory held by something that is none of our services (a stray process)."""
-        snap = snap or self.ledger.snapshot()
-        ours = 0
-        for svc in self.services.values():
-            seen = svc.observed_mb(snap.by_holder)
-            ours += seen if seen is not None else 0
-        if self.ledger.device.kind == "simulated":
-            return max(0, snap.used_mb - ours)
-        return 0  # NVML: processes of other containers cannot be told apart from ours
+        return report.unattributed_mb(self, snap or self.ledger.snapshot())
 
     def service_mb(self, snap: Snapshot) -> dict[str, int]:
-        out = {}
-        for name, svc in self.services.items():
-            seen = svc.observed_mb(snap.by_holder)
-            out[name] = seen if seen is not None else svc.mb()
-        return out
+        return report.service_mb(self, snap)
 
     def vram(self) -> dict:
-        from gpu_host.plans import active_services
-
-        snap = self.ledger.snapshot()
-        per = self.service_mb(snap)
-        total = snap.total_mb
-        return {"used_mb": snap.used_mb, "total_mb": total,
-                "usage_percent": round(100.0 * snap.used_mb / total, 1) if total else 0.0,
-                "active_services": active_services(self.services),
-                "device": {"kind": self.ledger.device.kind, "name": self.ledger.device.name,
-                           "peak_mb": self.ledger.peak_mb, "headroom_mb": self.ledger.headroom_mb},
-                "services": [{**svc.status(), "mb": per[name]}
-                             for name, svc in self.services.items()]}
+        return report.vram(self)
 
     def status(self) -> dict:
-        now = self.now()
-        return {"mode": self.mode, "plan": self.plan, "switching": self.switching,
-                "ready": self.ready.is_set(), "error": self.error,
-                "vram": self.vram(),
-                "leases": [le.to_dict(now) for le in self.leases.values()],
-                "policy": {"idle_window_s": self.s.idle_window_s, "backoff": self.backoff,
-                           "quiet_s": None if self.last_live == -math.inf
-                           else round(self.quiet_s(now), 3), "holds": len(self._holds),
-                           "last_live": self.last_live_reason,
-                           "starve_after_s": self.s.starve_after_s,
-                           "min_lease_s": self.s.min_lease_s},
-                "switches": list(self.switcher.history)}
+        return report.status(self)

@@ -32,6 +32,16 @@ WAKE_S = F.SDXL_STEP_S + F.COMFYUI_UNLOAD_S + F.VLLM_WAKE_S
 SLACK_S = 0.6
 
 
+async def connected_while_a_job_renders(rig, job_id: str, steps: int):
+    """A client connected (a live signal), then an avatar job's one-view style stage holding
+    the GPU: ``(client, job task, its stats)``."""
+    c = await Client.connect(rig.ws)
+    stats: dict = {}
+    job = asyncio.create_task(style_job(rig.client(), rig.comfy_url, job_id, 1, stats, steps))
+    await job_holds_the_gpu(rig, job)
+    return c, job, stats
+
+
 async def job_holds_the_gpu(rig, job: asyncio.Task) -> dict:
     """Wait until the stage's lease is granted and a view is sampling on ComfyUI."""
     await rig.until(lambda: rig.comfy.running is not None and rig.comfy.loaded, 40,
@@ -50,10 +60,7 @@ async def test_a_voice_turn_preempts_the_stage_and_finds_the_llm_awake(gpu_rig, 
                                     "this afternoon, please?")
     assert len(speech) / SR > 3.0
     audio = np.concatenate([np.zeros(SR // 4, np.float32), speech, np.zeros(SR, np.float32)])
-    c = await Client.connect(rig.ws)  # a live signal: the job waits for the idle window
-    stats: dict = {}  # one 4 s view: the user speaks while it samples
-    job = asyncio.create_task(style_job(rig.client(), rig.comfy_url, "job-a", 1, stats, 16))
-    await job_holds_the_gpu(rig, job)
+    c, job, stats = await connected_while_a_job_renders(rig, "job-a", 16)
     interrupted, wakes = rig.comfy.counters["interrupted"], rig.vllm.counters["wakes"]
     sender = asyncio.create_task(c.stream_audio(audio))
     seen: dict[str, float] = {}
@@ -86,10 +93,7 @@ async def test_a_voice_turn_preempts_the_stage_and_finds_the_llm_awake(gpu_rig, 
 
 async def test_b_a_typed_turn_during_a_job_waits_at_most_the_wake_time(gpu_rig):
     rig = gpu_rig
-    c = await Client.connect(rig.ws)
-    stats: dict = {}
-    job = asyncio.create_task(style_job(rig.client(), rig.comfy_url, "job-b", 1, stats, 12))
-    await job_holds_the_gpu(rig, job)
+    c, job, stats = await connected_while_a_job_renders(rig, "job-b", 12)
     turn = await c.turn("Hello there! What is new today?")
     done = turn.done
     assert done["status"] == "completed" and done["text"]
@@ -190,10 +194,7 @@ async def test_d_gpu_host_killed_mid_job_conversation_goes_on_and_the_job_resume
 
 async def test_e_a_free_that_does_not_come_is_waited_for_never_assumed(gpu_rig):
     rig = gpu_rig
-    c = await Client.connect(rig.ws)
-    stats: dict = {}
-    job = asyncio.create_task(style_job(rig.client(), rig.comfy_url, "job-e", 1, stats, 16))
-    await job_holds_the_gpu(rig, job)
+    c, job, stats = await connected_while_a_job_renders(rig, "job-e", 16)
     wakes = rig.vllm.counters["wakes"]
     async with httpx.AsyncClient(base_url=rig.comfy_url) as http:
         await http.post("/stand-in/stuck", json={"stuck": True})  # /free accepted, not acted on

@@ -36,6 +36,10 @@ class EngineDead(Exception):
     pass
 
 
+class Interrupted(Exception):
+    """A ComfyUI prompt ended with ``execution_interrupted``."""
+
+
 class VllmEngine:
     def __init__(self, device: SimulatedDevice, need: Need, *, wake_s: float = F.VLLM_WAKE_S,
                  sleep_s: float = F.VLLM_SLEEP_S, tokens_per_s: float = F.LLM_TOKENS_PER_S,
@@ -161,6 +165,16 @@ class ComfyEngine:
         prompt_id = str(uuid.uuid4())
         self.queue.append((prompt_id, prompt, client_id))
         self._wake.set()
+        return prompt_id
+
+    async def render(self, prompt: dict, poll_s: float = 0.1) -> str:
+        """Submit ``prompt`` and wait for it as a client polling ``/history`` does: its id, or
+        :class:`Interrupted`."""
+        prompt_id = self.submit(prompt)
+        while prompt_id not in self.history:
+            await asyncio.sleep(poll_s)
+        if self.history[prompt_id]["status"]["status_str"] != "success":
+            raise Interrupted(prompt_id)
         return prompt_id
 
     def interrupt(self) -> None:

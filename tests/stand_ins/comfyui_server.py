@@ -28,7 +28,6 @@ host<->GPU copy rate of vLLM's sleep-mode figures, for ~11.6 GiB). Memory: 12 Gi
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import platform
@@ -194,19 +193,7 @@ def create_app(sim_dir, *, total_mb: int = F.RTX_3090_MB,
     return app
 
 
-def main() -> None:
-    import uvicorn
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--sim-dir", required=True)
-    p.add_argument("--step-s", type=float, default=F.SDXL_STEP_S)
-    p.add_argument("--unload-s", type=float, default=F.COMFYUI_UNLOAD_S)
-    a = p.parse_args()
-    uvicorn.run(create_app(a.sim_dir, step_s=a.step_s, unload_s=a.unload_s), host=a.host,
-                port=a.port, log_level="warning")
-
-
 if __name__ == "__main__":
-    main()
+    from tests.stand_ins.cli import serve_stand_in
+
+    serve_stand_in(__doc__, create_app, step_s=F.SDXL_STEP_S, unload_s=F.COMFYUI_UNLOAD_S)

@@ -14,7 +14,6 @@ sleep-mode figures; a run 120 s (the research note's target, not a measurement).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 
 from fastapi import FastAPI, Request
@@ -53,19 +52,7 @@ def create_app(sim_dir, *, total_mb: int = F.RTX_3090_MB, need: Need = Need(F.GE
     return app
 
 
-def main() -> None:
-    import uvicorn
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--sim-dir", required=True)
-    p.add_argument("--run-s", type=float, default=F.GEN3D_RUN_S)
-    p.add_argument("--load-s", type=float, default=F.GEN3D_LOAD_S)
-    a = p.parse_args()
-    uvicorn.run(create_app(a.sim_dir, run_s=a.run_s, load_s=a.load_s), host=a.host,
-                port=a.port, log_level="warning")
-
-
 if __name__ == "__main__":
-    main()
+    from tests.stand_ins.cli import serve_stand_in
+
+    serve_stand_in(__doc__, create_app, run_s=F.GEN3D_RUN_S, load_s=F.GEN3D_LOAD_S)

@@ -20,7 +20,6 @@ decode 30 tokens/s and 0.25 s to the first token (estimates for Gemma-3-27B 4-bi
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import time
 import uuid
@@ -153,19 +152,7 @@ def create_app(sim_dir, *, model: str = MODEL, total_mb: int = F.RTX_3090_MB,
     return app
 
 
-def main() -> None:
-    import uvicorn
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--sim-dir", required=True)
-    p.add_argument("--wake-s", type=float, default=F.VLLM_WAKE_S)
-    p.add_argument("--sleep-s", type=float, default=F.VLLM_SLEEP_S)
-    a = p.parse_args()
-    uvicorn.run(create_app(a.sim_dir, wake_s=a.wake_s, sleep_s=a.sleep_s), host=a.host,
-                port=a.port, log_level="warning")
-
-
 if __name__ == "__main__":
-    main()
+    from tests.stand_ins.cli import serve_stand_in
+
+    serve_stand_in(__doc__, create_app, wake_s=F.VLLM_WAKE_S, sleep_s=F.VLLM_SLEEP_S)
