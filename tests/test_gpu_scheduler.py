@@ -301,3 +301,20 @@ def test_gen3d_runs_in_its_own_process_and_is_stopped_on_preemption():
         assert s.ledger.peak_mb <= 24576 - 512
 
     scenario(body)
+
+
+def test_a_service_failing_its_health_check_after_a_switch_is_service_unavailable():
+    async def body(w):
+        s = w.scheduler
+        comfy = s.services["comfyui"]
+
+        async def sick() -> bool:
+            return False
+
+        comfy._health = sick  # ComfyUI stops answering /system_stats
+        with pytest.raises(GpuError) as e:
+            await s.set_mode("style")
+        assert e.value.code == "SERVICE_UNAVAILABLE" and e.value.status == 503
+        assert "comfyui" in str(e.value)
+
+    scenario(body)
