@@ -1,4 +1,4 @@
-"""GPU host: mode scheduler for the single production GPU (chat / tts / gen3d / style).
-
-Not built yet; the realtime core reaches GPU engines only over HTTP (vLLM, GPT-SoVITS).
-"""
+"""The GPU host: the single authority over the one GPU (service control, VRAM ledger, plans,
+live-conversation-first scheduling with preemption). Runs as its own service
+(``python -m gpu_host``) or embedded in the realtime server; both are reached through
+:mod:`gpu_host.client`. See ``docs/gpu.md``."""

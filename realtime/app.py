@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from realtime import __version__
-from realtime.api import characters, chat, health, history, story, stt, tts, web, ws
+from realtime.api import characters, chat, health, history, story, stt, system, tts, web, ws
 from realtime.api.cors import CorsByOrigin
 from realtime.api.openapi import install_openapi
 from realtime.config import Settings
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(characters.router)
     app.include_router(history.router)
     app.include_router(story.router)
+    app.include_router(system.router)
     app.mount("/media/audio", StaticFiles(directory=audio_dir), name="audio")
     app.include_router(web.router)  # last: the web client's catch-all must not shadow the API
     return app

@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     session_heartbeat_s: float = 10.0  # slot refresh; a slot expires after 3 missed beats
     rate_limit_per_minute: int = 120  # requests + turns per user per minute; 0 = off
 
+    # --- GPU host -----------------------------------------------------------
+    # Empty: the GPU scheduler runs inside this server (AVATAR_GPU_* configure it; with no GPU
+    # services configured every turn finds the conversation plan ready). Set: the URL of
+    # `python -m gpu_host`, e.g. http://gpu-host:8090.
+    gpu_host_url: str = ""
+
     # --- limits -------------------------------------------------------------
     ws_max_message_bytes: int = 65536
     max_text_chars: int = 2000

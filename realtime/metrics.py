@@ -80,6 +80,11 @@ class Metrics:
             "avatar_llm_preemptions_total",
             "Background LLM requests cut because a live turn started (made again later)",
             registry=self.registry)
+        self.gpu_wait = Histogram(
+            "avatar_turn_gpu_wait_seconds",
+            "Time a turn's LLM request waited for the GPU host's conversation plan",
+            registry=self.registry, buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0,
+                                             5.0, 10.0, 30.0))
         self.summaries = Counter("avatar_context_summaries_total",
                                  "Conversation summaries made by the LLM", registry=self.registry)
 
@@ -90,6 +95,8 @@ class Metrics:
             if value is not None:
                 self.stage.labels(stage).observe(value / 1000.0)
         t = resp.timings
+        if resp.spec.speak_sentences is None:  # a turn that asked the LLM
+            self.gpu_wait.observe(t.gpu_wait_ms / 1000.0)
         if t.overhead_ms is not None:
             self.overhead.observe(max(0.0, t.overhead_ms) / 1000.0)
         if t.speech_stopped is not None:

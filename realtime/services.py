@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gpu_host.client import GpuClient, GpuSettings, build_gpu_client
 from realtime.config import Settings
 from realtime.engines.llm.base import LLM
+from realtime.engines.llm.gated import GpuGatedLLM
 from realtime.engines.llm.llama_server import LlamaServerProcess
 from realtime.engines.llm.openai_compat import OpenAICompatLLM
 from realtime.engines.llm.scheduler import LLMScheduler
@@ -153,13 +155,15 @@ class Services:
     memory: Memory | None = None
     limits: Limits | None = None
     counter: TokenCounter | None = None
+    gpu: GpuClient | None = None  # gpu_host: live signals, the conversation plan, modes, VRAM
     sessions: set = field(default_factory=set)
     _long_ready: asyncio.Event = field(default_factory=asyncio.Event)
     _background: list = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, *, llm: LLM | None = None,
-              tts_engines: list[TTSEngine] | None = None) -> Services:
+              tts_engines: list[TTSEngine] | None = None, gpu: GpuClient | None = None,
+              gpu_settings: GpuSettings | None = None) -> Services:
         llama = None
         if llm is None:
             base_url = settings.llm_base_url
@@ -179,6 +183,8 @@ class Services:
                 connect_timeout_s=settings.llm_connect_timeout_s,
                 first_token_timeout_s=settings.llm_first_token_timeout_s,
                 idle_timeout_s=settings.llm_idle_timeout_s, model_alias=alias)
+        gpu = gpu or build_gpu_client(settings.gpu_host_url, gpu_settings)  # gpu_host
+        llm = GpuGatedLLM(llm, gpu)  # every LLM request waits for the conversation plan
         metrics = Metrics()
         llm = LLMScheduler(llm, settings.llm_background, metrics=metrics)  # live turns first
         tts = TTSRouter(tts_engines if tts_engines is not None else build_tts_engines(settings))
@@ -194,10 +200,11 @@ class Services:
                                                llama.base_url if llama else settings.llm_base_url)
         return cls(settings, llm, tts, engine, metrics, llama=llama, vad_hub=hub, stt=stt,
                    smart_turn=smart_turn, listen_error=listen_error, memory=memory,
-                   limits=limits, counter=counter)
+                   limits=limits, counter=counter, gpu=gpu)
 
     async def start(self) -> None:
         Path(self.settings.audio_dir).mkdir(parents=True, exist_ok=True)
+        await self.gpu.start()  # gpu_host: probe the GPU services, settle the conversation plan
         jobs = [self.tts.start()]
         if self.llama is not None:
             jobs.append(self.llama.start())
@@ -300,6 +307,8 @@ class Services:
             self.vad_hub.close()
         if self.smart_turn is not None:
             self.smart_turn.close()
+        with contextlib.suppress(Exception):
+            await self.gpu.aclose()  # gpu_host
 
     async def health(self) -> dict[str, object]:
         timeout = self.settings.health_timeout_s

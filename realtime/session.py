@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 class Session:
     KEEP_RESPONSES = Floor.KEEP_RESPONSES
+    live_signal = staticmethod(lambda reason: None)  # gpu_host hook: api/ws.py sets it
 
     def __init__(self, settings: Settings, engine: TurnEngine, sink: Sink,
                  tg: asyncio.TaskGroup, voice_ids: set[str], *, vad_hub=None, stt=None,
@@ -150,6 +151,7 @@ class Session:
             await self.update(msg)
             await self.sink.json(SessionUpdated(session=self.config()))
         elif isinstance(msg, InputText):
+            self.live_signal("input.text")  # gpu_host: take the GPU back for the conversation
             await self.input_text(msg.text)
         elif isinstance(msg, ResponseCancel):
             await self.cancel(msg.response_id)

@@ -108,3 +108,19 @@ def mongo_server(tmp_path_factory):
 
 def ws_url(http_url: str) -> str:
     return http_url.replace("http://", "ws://") + "/ws"
+
+
+@pytest.fixture(scope="session")
+def gpu_rig(tmp_path_factory):
+    """The GPU half on stand-ins (tests/gpu_rig.py): vLLM and ComfyUI stand-ins, `python -m
+    gpu_host` (with the GPT-SoVITS stand-in as its child) on a simulated 3090, and the realtime
+    server with voice whose LLM is the vLLM stand-in and whose GPU host is that process."""
+    from tests.gpu_rig import GpuRig
+
+    rig = GpuRig(tmp_path_factory.mktemp("gpu"))
+    try:
+        rig.start()
+        rig.start_realtime()
+        yield rig
+    finally:
+        rig.stop()

@@ -36,10 +36,14 @@ class ServerProcess:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def env(self) -> dict[str, str] | None:
+        """The child's environment (None: ours)."""
+        return None
+
     def start(self) -> None:
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=self.env())
         _wait_port(self.port, 30, self.proc)
 
     def stop(self) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from gpu_host.config import GpuSettings
 from realtime.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +18,7 @@ def test_env_example_documents_every_setting():
     text = (ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^#?\s*AVATAR_([A-Z0-9_]+)=", text, re.M))
     fields = {name.upper() for name in Settings.model_fields}
+    fields |= {f"GPU_{name.upper()}" for name in GpuSettings.model_fields}  # gpu_host's own
     assert fields - documented == set(), "undocumented settings"
     assert documented - fields == set(), "documented settings that do not exist"
 
@@ -26,6 +28,8 @@ def test_env_example_loads(monkeypatch, tmp_path):
     (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
     s = Settings()
     assert s.port == 8000 and s.embedded_llm and s.llm_models[0].id == s.llm_default_model
+    g = GpuSettings()
+    assert g.listen_port == 8090 and g.idle_window_s == 20.0 and not g.vllm_url
 
 
 def test_environment_overrides(monkeypatch, tmp_path):

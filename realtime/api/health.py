@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
@@ -21,7 +22,7 @@ def _state(value: object) -> str:
 @router.get("/api/health", summary="Aggregated engine health (the seeds' keys first)",
             response_model=HealthResponse, responses=errors(auth=False))
 async def health(services: ServicesDep) -> dict:
-    checks = await services.health()
+    checks, gpu = await asyncio.gather(services.health(), _gpu_health(services))
     tts: dict = checks["tts"]  # type: ignore[assignment]
     tts_ok = bool(tts) and all(v == "healthy" for v in tts.values())
     ok = (checks["llm"] == "healthy" and tts_ok
@@ -47,9 +48,18 @@ async def health(services: ServicesDep) -> dict:
         "long_term_store": checks["long_term_store"],
         "outbox_pending": checks["outbox_pending"],
         "sessions": len(services.sessions),
+        "gpu_host": gpu,
     }}
+
+
+async def _gpu_health(services) -> dict | None:
+    return None if services.gpu is None else await services.gpu.health()
 
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(services: ServicesDep) -> Response:
-    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(services.metrics.registry)
+    gpu = services.gpu.metrics_registry() if services.gpu is not None else None
+    if gpu is not None:  # the embedded GPU host's metrics (a remote one serves its own)
+        body += generate_latest(gpu)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

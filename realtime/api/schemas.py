@@ -143,6 +143,8 @@ class HealthResult(BaseModel):
     long_term_store: str
     outbox_pending: int
     sessions: int
+    gpu_host: dict | None = Field(None, description="The GPU host (gpu_host): reachable, plan, "
+                                                    "services")
 
 
 class HealthResponse(BaseModel):

@@ -75,6 +75,7 @@ async def ws_session(ws: WebSocket) -> None:
     except ApiError as exc:
         await _refuse(ws, exc, CLOSE_TRY_LATER)
         return
+    services.gpu.live_signal("session.connect")  # gpu_host: a conversation may start now
     sink = WebSocketSink(ws, services.metrics)
     services.metrics.sessions.inc()
     session: Session | None = None
@@ -92,6 +93,7 @@ async def ws_session(ws: WebSocket) -> None:
                               bind_voice=services.tts.bind_character_voice,
                               release_voice=services.tts.release_voice,
                               smart_turn=services.smart_turn if listening else None)
+            session.live_signal = services.gpu.live_signal  # gpu_host: input.text, speech_started
             resumed = await session.conv.load() if resume else None
             services.sessions.add(session)
             beat = tg.create_task(services.limits.heartbeat(holder), name="slot-heartbeat")

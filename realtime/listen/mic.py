@@ -82,6 +82,8 @@ class Listener(Protocol):
 
     async def barge_in(self, t_speech: float) -> bool: ...
 
+    def live_signal(self, reason: str) -> None: ...  # gpu_host: speech began, wake the GPU
+
     async def input_text(self, text: str, speech: SpeechTurn | None = None) -> None: ...
 
 
@@ -270,6 +272,7 @@ class MicInput:
         for i, ev in enumerate(events):
             if isinstance(ev, VadEvent):
                 if ev.kind == "speech_started":
+                    self.session.live_signal("speech_started")  # gpu_host: wake the conversation
                     self._next_id += 1
                     self._current = self._next_id
                     self._emit(SpeechStarted(utterance_id=self._current, t_ms=ev.t_ms))

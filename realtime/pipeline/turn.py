@@ -248,6 +248,7 @@ class TurnEngine:
             resp.usage.prompt_tokens = stats.prompt_tokens if stats.prompt_tokens is not None \
                 else resp.context_tokens  # the server's own count when the LLM sends none
             resp.usage.completion_tokens = stats.completion_tokens
+            resp.timings.gpu_wait_ms = stats.gpu_wait_ms  # gpu_host (filled by GpuGatedLLM)
         await pieces(tag_filter.flush())
         await emit(chunker.flush())
         if not resp.sentences:

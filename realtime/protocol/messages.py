@@ -80,6 +80,9 @@ class Timings(_Msg):
     overhead_ms: float | None = Field(
         None, description="first_audio_sent - llm_wait_ms - tts_first_ms (voice: also minus the "
                           "STT time not hidden in the end-of-turn silence): what the server added")
+    gpu_wait_ms: float = Field(
+        0.0, description="Time the LLM request waited for the GPU host's conversation plan (an "
+                         "avatar job had the GPU); part of llm_wait_ms. 0 when it was ready")
 
 
 class Usage(_Msg):

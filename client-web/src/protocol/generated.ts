@@ -305,6 +305,10 @@ export interface Timings {
   endpoint_ms?: number | null;
   first_audio_sent?: number | null;
   first_sentence?: number | null;
+  /**
+   * Time the LLM request waited for the GPU host's conversation plan (an avatar job had the GPU); part of llm_wait_ms. 0 when it was ready
+   */
+  gpu_wait_ms?: number;
   llm_first_token?: number | null;
   /**
    * Time spent waiting on the LLM until the first sentence

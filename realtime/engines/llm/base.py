@@ -32,6 +32,7 @@ class StreamStats:
     prompt_tokens: int | None = None
     completion_tokens: int = 0
     finish_reason: str | None = None
+    gpu_wait_ms: float = 0.0  # waited for the GPU host's conversation plan before the request
 
 
 class LLM(abc.ABC):
