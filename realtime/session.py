@@ -47,7 +47,7 @@ class Session:
                  tg: asyncio.TaskGroup, voice_ids: set[str], *, vad_hub=None, stt=None,
                  metrics=None, memory: Memory | None = None, user_id: str = ANONYMOUS_USER,
                  session_id: str | None = None, find_character=None, limits=None,
-                 bind_voice=None, release_voice=None) -> None:
+                 bind_voice=None, release_voice=None, rate: int | None = None) -> None:
         self.id = session_id or new_id()
         self.user_id = user_id
         self.find_character = find_character  # async (character_id, user_id) -> Character
@@ -72,7 +72,7 @@ class Session:
         self.model = settings.llm_default_model
         self.temperature = settings.llm_temperature
         self.max_tokens = settings.llm_max_tokens
-        self.rate = settings.output_sample_rate
+        self.rate = rate or settings.output_sample_rate  # /v1/realtime: always 24 kHz
         self.metrics = metrics
         self.floor = Floor(engine, sink, rate=self.rate, spawn=self.spawn, metrics=metrics)
         self.mic: MicInput | None = None
@@ -258,7 +258,7 @@ class Session:
     def active(self) -> Response | None:
         return self.floor.active
 
-    async def input_text(self, text: str, speech: SpeechTurn | None = None) -> None:
+    async def input_text(self, text: str, speech: SpeechTurn | None = None) -> Response:
         """A user turn, typed or (``speech``) transcribed: both go through here. The new
         response takes the floor at once (cutting the live one); its prompt is built inside it."""
         text = text.strip()
@@ -293,7 +293,7 @@ class Session:
             t.stt_done = round((speech.stt_done - speech.t0) * 1000.0, 2)
             t.stt_ms = speech.stt_ms
             t.endpoint_ms = round(speech.endpoint_ms, 1)
-        self.floor.start(resp)
+        return self.floor.start(resp)
 
     def _preparer(self, user: dict, system: str):
         """The prompt for this turn, built when the response runs (history, summary, budget)."""

@@ -57,6 +57,19 @@ async def _resume_target(services, session_id: str | None, user: str) -> str | N
     return session_id
 
 
+def open_session(services, sink, tg: asyncio.TaskGroup, user: str, resume: str | None,
+                 **options) -> Session:
+    """A conversation on the app's engines, memory and limits (``/ws`` and ``/v1/realtime``)."""
+    listening = services.stt is not None and services.vad_hub is not None
+    return Session(services.settings, services.engine, sink, tg, services.tts.voice_ids(),
+                   vad_hub=services.vad_hub if listening else None,
+                   stt=services.stt if listening else None, metrics=services.metrics,
+                   memory=services.memory, user_id=user, session_id=resume,
+                   find_character=lambda cid, uid: find_character(services.memory.long, cid, uid),
+                   limits=services.limits, bind_voice=services.tts.bind_character_voice,
+                   release_voice=services.tts.release_voice, **options)
+
+
 @router.websocket("/ws")
 async def ws_session(ws: WebSocket) -> None:
     services = services_of(ws.app)
@@ -80,17 +93,7 @@ async def ws_session(ws: WebSocket) -> None:
     session: Session | None = None
     try:
         async with asyncio.TaskGroup() as tg:
-            listening = services.stt is not None and services.vad_hub is not None
-            session = Session(services.settings, services.engine, sink, tg,
-                              services.tts.voice_ids(),
-                              vad_hub=services.vad_hub if listening else None,
-                              stt=services.stt if listening else None, metrics=services.metrics,
-                              memory=services.memory, user_id=user, session_id=resume,
-                              find_character=lambda cid, uid: find_character(
-                                  services.memory.long, cid, uid),
-                              limits=services.limits,
-                              bind_voice=services.tts.bind_character_voice,
-                              release_voice=services.tts.release_voice)
+            session = open_session(services, sink, tg, user, resume)
             resumed = await session.conv.load() if resume else None
             services.sessions.add(session)
             beat = tg.create_task(services.limits.heartbeat(holder), name="slot-heartbeat")

@@ -95,7 +95,8 @@ class MicInput:
         self.turn_detection = settings.voice_turn_detection
         self.barge_in = settings.voice_barge_in
         self.vad = StreamingVad(hub.model, vad_options(settings))
-        self._queue: deque[tuple] = deque()  # ("audio", x16k, t, ms) | ("commit"|"clear", t)
+        # ("audio", x16k, t, ms) | ("commit"|"clear", t) | ("vad", VadOptions)
+        self._queue: deque[tuple] = deque()
         self.closed = False
         self._tasks: set[asyncio.Task] = set()  # STT / partial tasks in the session's group
         self._resampler: soxr.ResampleStream | None = None
@@ -121,6 +122,10 @@ class MicInput:
         if mode != self.turn_detection:
             self.turn_detection = mode
             self._manual, self._manual_len = [], 0  # push-to-talk audio not committed is dropped
+
+    def set_vad(self, options: VadOptions) -> None:
+        """New VAD options for the audio that follows (queued like commit/clear)."""
+        self._put(("vad", options))
 
     def set_rate(self, rate: int) -> None:
         if rate != self.rate:
@@ -208,10 +213,12 @@ class MicInput:
         """Run the control messages at the head of the queue, then hand the hub the audio that
         follows them (up to the next control message). None: no audio to run."""
         while self._queue and self._queue[0][0] != "audio" and not self.closed:
-            kind, t = self._queue.popleft()
+            kind, arg = self._queue.popleft()  # arg: the time it arrived, or VadOptions
             try:
                 if kind == "commit":
-                    self._commit(t)
+                    self._commit(arg)
+                elif kind == "vad":
+                    self.vad.configure(arg)
                 else:
                     self._clear()
             except ProtocolError as exc:
