@@ -149,6 +149,12 @@ class Settings(BaseSettings):
     session_heartbeat_s: float = 10.0  # slot refresh; a slot expires after 3 missed beats
     rate_limit_per_minute: int = 120  # requests + turns per user per minute; 0 = off
 
+    # --- OpenAI Realtime API (/v1/realtime) ---------------------------------
+    # OpenAI voice names (alloy, ash, …) -> our voice ids; a name not listed keeps the
+    # character's own voice. JSON, e.g. {"alloy": "piper:en_US-joe-medium"}
+    openai_voices: dict[str, str] = Field(default_factory=dict)
+    openai_max_message_bytes: int = 1048576  # a client event (audio appends are base64)
+
     # --- limits -------------------------------------------------------------
     ws_max_message_bytes: int = 65536
     max_text_chars: int = 2000
