@@ -379,7 +379,8 @@ class _SessionKeeper:
         if not resp.text or heard == resp.kept:
             return
         resp.kept = heard  # before the await: a second amend is a no-op
-        await self.session.conv.edit(resp.history_entry or {"id": resp.message_id}, heard)
+        await self.session.conv.edit(resp.history_entry or {"id": resp.message_id}, heard,
+                                     after=self.user["id"])
 
 
 def _short(exc: ValidationError) -> str:

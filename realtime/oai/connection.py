@@ -107,7 +107,8 @@ class OaiConnection:
     async def handle_text_frame(self, raw: str) -> None:
         event_id = None
         try:
-            if len(raw) > self.max_bytes:  # (characters <= bytes: a cheap first check)
+            if len(raw) > self.max_bytes or \
+                    len(raw.encode("utf-8", "surrogatepass")) > self.max_bytes:
                 raise ProtocolError("MESSAGE_TOO_LARGE", f"event over {self.max_bytes} bytes")
             try:
                 data = orjson.loads(raw)
