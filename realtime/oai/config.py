@@ -79,6 +79,7 @@ class _Common(_In):
     tracing: Any = None
     character_id: str | None = Field(None, min_length=1, max_length=100)
     avatar_events: bool | None = None
+    temperature: float | None = Field(None, ge=0.0, le=2.0)  # beta's; in GA an extension
 
 
 class GASessionIn(_Common):
@@ -95,7 +96,6 @@ class BetaSessionIn(_Common):
     output_audio_format: Literal["pcm16", "g711_ulaw", "g711_alaw"] | None = None
     input_audio_transcription: dict | None = None
     turn_detection: TurnDetectionIn | None = None
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_response_output_tokens: int | Literal["inf"] | None = None
     speed: float | None = Field(None, ge=0.25, le=1.5)
 
@@ -147,12 +147,13 @@ def parse(session: Any) -> Patch:
         raise ProtocolError("VALIDATION_ERROR", f"session.{loc}: {err['msg']}") from None
     p = Patch(beta=beta)
     given = s.model_fields_set
-    for name in ("instructions", "model", "tracing", "character_id", "avatar_events"):
+    for name in ("instructions", "model", "tracing", "character_id", "avatar_events",
+                 "temperature"):
         if name in given:
             setattr(p, name, getattr(s, name))
     if isinstance(s, BetaSessionIn):
         _take(p, given, modalities=s.modalities, voice=s.voice, turn_detection=s.turn_detection,
-              transcription=s.input_audio_transcription, temperature=s.temperature,
+              transcription=s.input_audio_transcription,
               max_tokens=s.max_response_output_tokens, speed=s.speed,
               formats=[s.input_audio_format, s.output_audio_format])
         return p
@@ -179,7 +180,7 @@ def parse(session: Any) -> Patch:
 
 def _take(p: Patch, given: set[str], *, formats: list, **values: Any) -> None:
     beta_names = {"modalities": "modalities", "voice": "voice", "turn_detection": "turn_detection",
-                  "transcription": "input_audio_transcription", "temperature": "temperature",
+                  "transcription": "input_audio_transcription",
                   "max_tokens": "max_response_output_tokens", "speed": "speed"}
     for name, value in values.items():
         if beta_names[name] in given:
@@ -247,4 +248,4 @@ def render(e: Effective, dialect: str) -> dict:
                       "output": {"format": _GA_FORMAT, "voice": e.voice, "speed": e.speed}},
             "tools": [], "tool_choice": "auto", "max_output_tokens": e.max_tokens,
             "tracing": e.tracing, "truncation": "auto", "prompt": None,
-            "character_id": e.character_id, "avatar_events": e.avatar_events}
+            "temperature": e.temperature, "character_id": e.character_id, "avatar_events": e.avatar_events}

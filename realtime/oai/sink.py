@@ -82,13 +82,15 @@ class OaiSink:
 
     # ------------------------------------------------------------------ responses
     def _response(self, o: _Out, status: str, details: dict | None = None,
-                  usage: dict | None = None) -> dict:
+                  usage: dict | None = None, timings: dict | None = None) -> dict:
         modalities = ["audio"] if o.audio else ["text"]
         resp = {"id": o.id, "object": "realtime.response", "status": status,
                 "status_details": details,
                 "output": [] if status == "in_progress" else [self.wire.item(o.item.as_dict())],
                 "conversation_id": "conv_default", "usage": usage, "metadata": o.metadata,
                 "max_output_tokens": "inf"}
+        if timings is not None:  # an extension: the server's stage times (docs/protocol.md)
+            resp["timings"] = timings
         if self.wire.dialect == "beta":
             return {**resp, "modalities": modalities + (["text"] if o.audio else []),
                     "voice": self.flags.voice, "output_audio_format": "pcm16"}
@@ -169,7 +171,8 @@ class OaiSink:
                    w.event("response.output_item.done", response_id=o.id, output_index=0,
                            item=item.as_dict()),
                    w.event("conversation.item.done", item=item.as_dict()),
-                   w.event("response.done", response=self._response(o, status, details, usage))]
+                   w.event("response.done", response=self._response(
+                       o, status, details, usage, msg.timings.model_dump(exclude_none=True)))]
         if self.flags.rate_limit > 0:
             events.append(w.event("rate_limits.updated", rate_limits=[
                 {"name": "requests", "limit": self.flags.rate_limit, "reset_seconds": 60.0}]))
