@@ -35,15 +35,9 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import pct, row, start_server, stop_server, wait_up  # noqa: E402
+from common import pct, row, serve_and_run  # noqa: E402
 from tests.wsclient import Client, Frame  # noqa: E402
-
-PROMPTS = [
-    "Hi! How are you today?", "What do you like to eat?", "Tell me about your town.",
-    "What is your favourite film?", "Do you like the sea?", "What should I do this weekend?",
-    "Can you recommend a book?", "What makes you happy?", "Where would you travel next?",
-    "What did you do yesterday?",
-]
+from typed_turns import PROMPTS  # noqa: E402
 MAX_TOKENS = 40
 
 
@@ -160,15 +154,7 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=40)
     ap.add_argument("--url", default="")
     args = ap.parse_args()
-    proc = None
-    url = args.url
-    if not url:
-        proc, url = start_server(rate_limit_per_minute="0")
-    try:
-        asyncio.run(wait_up(url))
-        asyncio.run(run(url, args.turns))
-    finally:
-        stop_server(proc)
+    serve_and_run(args.url, lambda url: run(url, args.turns), rate_limit_per_minute="0")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import time
 
-import orjson
 from pydantic import ValidationError
 
 from realtime.config import Settings
@@ -35,6 +34,7 @@ from realtime.protocol.messages import (
     SessionConfig, SessionUpdate, SessionUpdated, client_message_adapter,
 )
 from realtime.listen.mic import MicInput, SpeechTurn
+from realtime.protocol.frames import parse_event
 from realtime.pipeline.language import detect_language
 
 log = logging.getLogger(__name__)
@@ -104,15 +104,7 @@ class Session:
     async def handle_text_frame(self, raw: str) -> None:
         """Parse, validate and dispatch one JSON frame; errors become ``error`` events."""
         try:
-            if len(raw.encode("utf-8", "surrogatepass")) > self.settings.ws_max_message_bytes:
-                raise ProtocolError("MESSAGE_TOO_LARGE",
-                                    f"message over {self.settings.ws_max_message_bytes} bytes")
-            try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise ProtocolError("INVALID_JSON", f"not valid JSON: {exc}") from exc
-            if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-                raise ProtocolError("VALIDATION_ERROR", "a message is a JSON object with a 'type'")
+            data = parse_event(raw, self.settings.ws_max_message_bytes)
             if data["type"] not in CLIENT_TYPES:
                 raise ProtocolError("UNKNOWN_TYPE", f"unknown message type {data['type']!r}")
             try:

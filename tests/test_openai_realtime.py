@@ -171,6 +171,37 @@ async def test_sdk_voice_turn_with_server_vad(live, piper_voice):
     assert done["status"] == "completed" and len(audio_of(rec)) / 2 > RATE * 0.5
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # audioop: the reference G.711 coder
+async def test_g711_pcmu_in_and_pcma_out(live, piper_voice):
+    """G.711 at 8 kHz both ways, coded on the client side by CPython's reference coder."""
+    import audioop
+
+    question = "What is the capital of France?"
+    pcm8 = soxr.resample(speech_24k(piper_voice, question), RATE, 8000)
+    ulaw = audioop.lin2ulaw(pcm8.astype("<i2").tobytes(), 2)
+    async with sdk(live) as (conn, rec, created):
+        await conn.session.update(session={"type": "realtime", "audio": {
+            "input": {"format": {"type": "audio/pcmu"}},
+            "output": {"format": {"type": "audio/pcma"}}}})
+        s = (await until(conn.recv_bytes, rec, "session.updated"))["session"]
+        assert s["audio"]["input"]["format"] == {"type": "audio/pcmu"}
+        assert s["audio"]["output"]["format"] == {"type": "audio/pcma"}
+        t0 = time.perf_counter()
+        for i, a in enumerate(range(0, len(ulaw), 800)):  # 100 ms appends at 2x real time
+            await asyncio.sleep(max(0.0, t0 + i * 0.05 - time.perf_counter()))
+            await conn.input_audio_buffer.append(audio=base64.b64encode(ulaw[a:a + 800]).decode())
+        done = (await until(conn.recv_bytes, rec, "response.done"))["response"]
+        resp = server_session(live, created["id"]).floor.latest()
+    completed = rec.of("conversation.item.input_audio_transcription.completed")[0]
+    assert wer(question, completed["transcript"]) <= 0.25, completed
+    assert done["status"] == "completed"
+    assert rec.of("response.created")[0]["response"]["audio"]["output"]["format"] == {
+        "type": "audio/pcma"}
+    out = np.frombuffer(audioop.alaw2lin(audio_of(rec), 2), "<i2")  # one byte a sample
+    assert abs(len(out) - resp.samples_sent / 3) <= 2, (len(out), resp.samples_sent)
+    assert np.sqrt(np.mean(out.astype(np.float64) ** 2)) > 300  # speech, not silence
+
+
 async def test_truncate_keeps_what_was_heard_and_avatar_events_are_opt_in(live):
     async with sdk(live, avatar=True) as (conn, rec, created):
         assert created["avatar_events"] is False

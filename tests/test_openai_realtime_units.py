@@ -10,7 +10,7 @@ from openai.types.beta.realtime import Session as BetaSession
 from openai.types.realtime import RealtimeSessionCreateRequest
 
 from realtime.errors import ProtocolError
-from realtime.oai import config
+from realtime.oai import config, g711
 from realtime.oai.items import MAX_ITEMS, Item, Items
 from realtime.oai.wire import Wire
 
@@ -34,7 +34,7 @@ def test_ga_update_is_read_field_by_field():
     assert p.turn_detection.type == "semantic_vad" and p.turn_detection.create_response is False
     assert p.transcription == {"model": "gpt-4o-mini-transcribe"} and p.speed == 1.2
     assert p.character_id == "mina" and p.avatar_events is True and p.tracing == "auto"
-    assert p.formats == ["pcm16", ""] and not p.given("max_tokens")
+    assert (p.in_format, p.out_format) == ("pcm16", "") and not p.given("max_tokens")
     # absent and null differ: null turn detection is push-to-talk, absent changes nothing
     off = config.parse({"type": "realtime", "audio": {"input": {"turn_detection": None}}})
     assert off.given("turn_detection") and off.turn_detection is None
@@ -45,7 +45,8 @@ def test_beta_update_is_recognised_and_read():
     p = config.parse(BETA_UPDATE)
     assert p.beta and p.voice == "ash" and p.modalities == ["audio", "text"]
     assert p.given("turn_detection") and p.turn_detection is None
-    assert p.temperature == 0.8 and p.max_tokens == "inf" and p.formats == ["pcm16", ""]
+    assert p.temperature == 0.8 and p.max_tokens == "inf"
+    assert (p.in_format, p.out_format) == ("pcm16", "")
 
 
 @pytest.mark.parametrize("session,what", [
@@ -118,3 +119,18 @@ def test_items_keep_order_and_forget_the_oldest():
     for n in range(MAX_ITEMS + 5):
         items.add(Item(id=f"i{n}", role="user", kind="input_text", text="x"))
     assert items.get("a") is None and items.get(f"i{MAX_ITEMS + 4}") is not None
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # audioop: the reference coder
+@pytest.mark.parametrize("law", ["pcmu", "pcma"])
+def test_g711_is_bit_exact_with_the_reference_coder(law):
+    import audioop
+
+    import numpy as np
+
+    enc, dec = {"pcmu": (audioop.lin2ulaw, audioop.ulaw2lin),
+                "pcma": (audioop.lin2alaw, audioop.alaw2lin)}[law]
+    every = np.arange(-32768, 32768, dtype="<i2")
+    assert g711.encode(every, law) == enc(every.tobytes(), 2)  # all 65,536 values
+    codes = bytes(range(256))
+    assert g711.decode(codes, law).tobytes() == dec(codes, 2)  # all 256 codes

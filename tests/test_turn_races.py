@@ -118,6 +118,20 @@ async def test_concurrent_inputs_never_make_two_live_responses(tmp_path, seed):
         await check_history(session)
 
 
+def fire_when_kept(session: Session, fire, jitter: Jitter) -> None:
+    """Call ``fire()`` while a turn is being kept (its messages go to the outbox)."""
+    outbox = session.conv.memory.outbox
+    put = outbox.put
+
+    async def put_and_fire(ops):
+        if any(op.get("op") == "message" for op in ops):
+            fire()
+            await jitter(4)
+        return await put(ops)
+
+    outbox.put = put_and_fire
+
+
 # --------------------------------------------------------------------------- race B
 FINISH_POINTS = ["record", "response.audio.done", "talk_end", "response.done", "after_done"]
 CUTS = ["cancel", "barge_in", "new_input"]
@@ -146,16 +160,7 @@ async def test_a_cut_anywhere_in_the_finish_path_keeps_done_and_history(tmp_path
             fired.append(asyncio.get_running_loop().create_task(_quiet(coro)))
 
         if point == "record":
-            outbox = session.conv.memory.outbox
-            put = outbox.put
-
-            async def put_and_fire(ops):
-                if any(op.get("op") == "message" for op in ops):
-                    fire()
-                    await jitter(4)
-                return await put(ops)
-
-            outbox.put = put_and_fire
+            fire_when_kept(session, fire, jitter)
         else:
             def on_json(ev: dict) -> None:
                 name = ev["type"] if ev["type"] != "avatar.animation" else ev["action"]
@@ -291,16 +296,7 @@ async def test_truncate_anywhere_keeps_exactly_the_played_position(tmp_path, poi
                 fired.append(asyncio.get_running_loop().create_task(truncate()))
 
         if point == "record":
-            outbox = session.conv.memory.outbox
-            put = outbox.put
-
-            async def put_and_fire(ops):
-                if any(op.get("op") == "message" for op in ops):
-                    fire()
-                    await jitter(4)
-                return await put(ops)
-
-            outbox.put = put_and_fire
+            fire_when_kept(session, fire, jitter)
         elif point in ("streaming", "after_cancel", "response.done"):
             def on_json(ev: dict) -> None:
                 streaming = ev["type"] == "response.visemes" and ev["sentence_index"] == 1

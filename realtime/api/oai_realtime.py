@@ -10,24 +10,18 @@ then close 1013), ``?session_id=`` resumes an earlier conversation of the same u
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import uuid
-
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from realtime.api.deps import services_of
-from realtime.api.ws import CLOSE_POLICY, CLOSE_TRY_LATER, _resume_target, open_session
-from realtime.auth import resolve_user
+from realtime.api.ws import admit, live_session, open_session, receive_frames
 from realtime.errors import ApiError
 from realtime.oai.connection import OaiConnection
 from realtime.oai.config import RATE
 from realtime.oai.items import Items
 from realtime.oai.sink import Flags, OaiSink
 from realtime.oai.wire import Wire
+from realtime.session import Session
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 KEY_PROTOCOL = "openai-insecure-api-key."
 
@@ -51,62 +45,19 @@ async def openai_realtime(ws: WebSocket) -> None:
     await ws.accept(subprotocol="realtime" if "realtime" in offered else None)
     beta = "realtime=v1" in ws.headers.get("openai-beta", "")
     wire = Wire(ws.send_text, "beta" if beta else "ga", services.metrics)
-    try:
-        user = resolve_user(services.settings, ws.headers.get("authorization"),
-                            ws.query_params.get("token") or key)
-        resume = await _resume_target(services, ws.query_params.get("session_id"), user)
-    except ApiError as exc:
-        code = CLOSE_TRY_LATER if exc.code == "SERVICE_UNAVAILABLE" else CLOSE_POLICY
-        await _refuse(ws, wire, exc, code)
+    admitted = await admit(ws, services, ws.query_params.get("token") or key,
+                           lambda exc, code: _refuse(ws, wire, exc, code), "oai")
+    if admitted is None:
         return
-    holder = f"oai:{uuid.uuid4().hex}"
-    try:
-        await services.limits.acquire(holder)
-    except ApiError as exc:
-        await _refuse(ws, wire, exc, CLOSE_TRY_LATER)
-        return
-    services.metrics.sessions.inc()
-    session = None
-    try:
-        async with asyncio.TaskGroup() as tg:
-            sink = OaiSink(wire, Items(), Flags(rate_limit=services.settings.rate_limit_per_minute),
-                           RATE)
-            session = open_session(services, sink, tg, user, resume, rate=RATE)
-            conn = OaiConnection(session, sink, services.settings)
-            if resume:
-                await session.conv.load()
-            services.sessions.add(session)
-            beat = tg.create_task(services.limits.heartbeat(holder), name="slot-heartbeat")
-            try:
-                await conn.start(ws.query_params.get("character_id"),
-                                 ws.query_params.get("model"))
-                await _receive_loop(ws, conn)
-            finally:
-                beat.cancel()
-                await session.close()
-    except* WebSocketDisconnect:
-        pass  # the client left (possibly while we were sending to it)
-    except* Exception:  # noqa: BLE001 - a crashed session must not take the server with it
-        log.exception("openai realtime session crashed")
-    finally:
-        services.metrics.sessions.dec()
-        await services.limits.release(holder)
-        if session is not None:
-            services.sessions.discard(session)
-        if ws.application_state == WebSocketState.CONNECTED:
-            try:
-                await ws.close()
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+    user, resume, holder = admitted
+    settings = services.settings
+    sink = OaiSink(wire, Items(), Flags(rate_limit=settings.rate_limit_per_minute), RATE)
 
+    async def serve(session: Session, resumed: str | None) -> None:
+        conn = OaiConnection(session, sink, settings)
+        await conn.start(ws.query_params.get("character_id"), ws.query_params.get("model"))
+        await receive_frames(ws, conn)
 
-async def _receive_loop(ws: WebSocket, conn: OaiConnection) -> None:
-    while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        text = message.get("text")
-        if text is not None:
-            await conn.handle_text_frame(text)
-        elif message.get("bytes") is not None:
-            await conn.handle_binary_frame(message["bytes"])
+    await live_session(ws, services, holder, resume,
+                       lambda tg: open_session(services, sink, tg, user, resume, rate=RATE),
+                       serve)

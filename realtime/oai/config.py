@@ -15,7 +15,7 @@ How the fields map onto the session (the adapter applies them, ``realtime.oai.co
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -120,7 +120,8 @@ class Patch:
     tracing: Any = _UNSET
     character_id: Any = _UNSET
     avatar_events: Any = _UNSET
-    formats: list[str] = field(default_factory=list)
+    in_format: str = ""  # pcm16 | pcmu | pcma; "": not given
+    out_format: str = ""
 
     def given(self, name: str) -> bool:
         return getattr(self, name) is not _UNSET
@@ -155,37 +156,31 @@ def parse(session: Any) -> Patch:
         _take(p, given, modalities=s.modalities, voice=s.voice, turn_detection=s.turn_detection,
               transcription=s.input_audio_transcription,
               max_tokens=s.max_response_output_tokens, speed=s.speed,
-              formats=[s.input_audio_format, s.output_audio_format])
+              formats=(s.input_audio_format, s.output_audio_format))
         return p
     if "output_modalities" in given:
         p.modalities = s.output_modalities
     if "max_output_tokens" in given:
         p.max_tokens = s.max_output_tokens
-    audio_in = s.audio.input if s.audio else None
-    audio_out = s.audio.output if s.audio else None
-    if audio_in is not None:
-        if "turn_detection" in audio_in.model_fields_set:
-            p.turn_detection = audio_in.turn_detection
-        if "transcription" in audio_in.model_fields_set:
-            p.transcription = audio_in.transcription
-        p.formats.append(_format(audio_in.format))
-    if audio_out is not None:
-        if "voice" in audio_out.model_fields_set:
-            p.voice = audio_out.voice
-        if "speed" in audio_out.model_fields_set:
-            p.speed = audio_out.speed
-        p.formats.append(_format(audio_out.format))
+    for side, names, fmt in (("input", ("turn_detection", "transcription"), "in_format"),
+                             ("output", ("voice", "speed"), "out_format")):
+        part = getattr(s.audio, side) if s.audio else None
+        if part is not None:
+            for name in names:
+                if name in part.model_fields_set:
+                    setattr(p, name, getattr(part, name))
+            setattr(p, fmt, _format(part.format))
     return p
 
 
-def _take(p: Patch, given: set[str], *, formats: list, **values: Any) -> None:
+def _take(p: Patch, given: set[str], *, formats: tuple, **values: Any) -> None:
     beta_names = {"modalities": "modalities", "voice": "voice", "turn_detection": "turn_detection",
                   "transcription": "input_audio_transcription",
                   "max_tokens": "max_response_output_tokens", "speed": "speed"}
     for name, value in values.items():
         if beta_names[name] in given:
             setattr(p, name, value)
-    p.formats.extend(_format(f) for f in formats)
+    p.in_format, p.out_format = (_format(f) for f in formats)
 
 
 def _format(fmt: Format | None) -> str:
@@ -225,9 +220,16 @@ class Effective:
     tracing: Any
     character_id: str
     avatar_events: bool
+    in_format: str = "pcm16"
+    out_format: str = "pcm16"
 
 
-_GA_FORMAT = {"type": "audio/pcm", "rate": RATE}
+def ga_format(name: str) -> dict:
+    return {"type": "audio/pcm", "rate": RATE} if name == "pcm16" else {"type": f"audio/{name}"}
+
+
+def beta_format(name: str) -> str:
+    return {"pcm16": "pcm16", "pcmu": "g711_ulaw", "pcma": "g711_alaw"}[name]
 
 
 def render(e: Effective, dialect: str) -> dict:
@@ -235,7 +237,8 @@ def render(e: Effective, dialect: str) -> dict:
         return {"id": e.session_id, "object": "realtime.session", "model": e.requested_model,
                 "modalities": ["audio", "text"] if e.audio_out else ["text"],
                 "instructions": e.instructions, "voice": e.voice,
-                "input_audio_format": "pcm16", "output_audio_format": "pcm16",
+                "input_audio_format": beta_format(e.in_format),
+                "output_audio_format": beta_format(e.out_format),
                 "input_audio_transcription": e.transcription, "turn_detection": e.turn_detection,
                 "tools": [], "tool_choice": "auto", "temperature": e.temperature,
                 "max_response_output_tokens": e.max_tokens, "speed": e.speed,
@@ -243,9 +246,12 @@ def render(e: Effective, dialect: str) -> dict:
     return {"type": "realtime", "object": "realtime.session", "id": e.session_id,
             "model": e.model, "output_modalities": ["audio"] if e.audio_out else ["text"],
             "instructions": e.instructions,
-            "audio": {"input": {"format": _GA_FORMAT, "transcription": e.transcription,
-                                "noise_reduction": None, "turn_detection": e.turn_detection},
-                      "output": {"format": _GA_FORMAT, "voice": e.voice, "speed": e.speed}},
+            "audio": {"input": {"format": ga_format(e.in_format),
+                                "transcription": e.transcription, "noise_reduction": None,
+                                "turn_detection": e.turn_detection},
+                      "output": {"format": ga_format(e.out_format), "voice": e.voice,
+                                 "speed": e.speed}},
             "tools": [], "tool_choice": "auto", "max_output_tokens": e.max_tokens,
             "tracing": e.tracing, "truncation": "auto", "prompt": None,
-            "temperature": e.temperature, "character_id": e.character_id, "avatar_events": e.avatar_events}
+            "temperature": e.temperature, "character_id": e.character_id,
+            "avatar_events": e.avatar_events}

@@ -16,21 +16,21 @@ import binascii
 import time
 from typing import Any
 
-import orjson
+import soxr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from realtime.errors import ProtocolError
 from realtime.listen.mic import MicInput, SpeechTurn
-from realtime.oai import config
+from realtime.oai import config, g711
 from realtime.oai.items import Item
 from realtime.oai.state import SessionState
 from realtime.oai.sink import OaiSink
 from realtime.oai.wire import new_id
 from realtime.pipeline.response import Response
+from realtime.protocol.frames import parse_event
 from realtime.session import Session
 
-FRAME_BYTES = config.RATE * 2 // 10  # 100 ms: the microphone's largest frame
-MIN_FRAME_BYTES = config.RATE * 2 // 100  # 10 ms: its smallest
+G711_MIC_RATE = 16000  # G.711 input (8 kHz) goes to the microphone at 16 kHz
 
 
 class _Ev(BaseModel):
@@ -79,8 +79,10 @@ class OaiConnection:
         self.wire, self.items, self.flags = sink.wire, sink.items, sink.flags
         self.max_bytes = settings.openai_max_message_bytes
         self.config = SessionState(session, self.flags, settings)
-        self._carry = b""  # appended audio not yet a whole microphone frame
+        self._carry = b""  # appended audio (PCM16 at the mic's rate) not yet a whole frame
         self._appended = 0  # bytes appended since the last commit/clear (push-to-talk)
+        self._in_format = "pcm16"
+        self._up: soxr.ResampleStream | None = None  # G.711 input: 8 -> 16 kHz
         if session.mic is not None:
             session.mic.session = self  # the microphone's turns come to us (create_response)
             session.mic.set_rate(config.RATE)
@@ -107,15 +109,7 @@ class OaiConnection:
     async def handle_text_frame(self, raw: str) -> None:
         event_id = None
         try:
-            if len(raw) > self.max_bytes or \
-                    len(raw.encode("utf-8", "surrogatepass")) > self.max_bytes:
-                raise ProtocolError("MESSAGE_TOO_LARGE", f"event over {self.max_bytes} bytes")
-            try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise ProtocolError("INVALID_JSON", f"not valid JSON: {exc}") from exc
-            if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-                raise ProtocolError("VALIDATION_ERROR", "an event is a JSON object with a 'type'")
+            data = parse_event(raw, self.max_bytes)
             if isinstance(data.get("event_id"), str):
                 event_id = data["event_id"][:512]
             handler = _HANDLERS.get(data["type"])
@@ -157,6 +151,11 @@ class OaiConnection:
         if patch.beta and self.wire.dialect == "ga":
             self.wire.dialect = "beta"  # answer in the dialect the client speaks
         await self.config.apply(patch)
+        if self.mic is not None and self.config.in_format != self._in_format:
+            self._in_format, self._carry = self.config.in_format, b""
+            g = self._in_format != "pcm16"
+            self._up = soxr.ResampleStream(8000, G711_MIC_RATE, 1, dtype="int16") if g else None
+            self.mic.set_rate(G711_MIC_RATE if g else config.RATE)
         await self.wire.send(self.wire.event("session.updated",
                                              session=self.config.render(self.wire.dialect)))
 
@@ -173,16 +172,20 @@ class OaiConnection:
             pcm = base64.b64decode(ev.audio, validate=True)
         except (binascii.Error, ValueError):
             raise ProtocolError("INVALID_AUDIO", "audio is not valid base64") from None
-        if len(pcm) % 2:
+        if self._up is not None:  # G.711 at 8 kHz
+            pcm = self._up.resample_chunk(g711.decode(pcm, self._in_format)).astype("<i2")
+            pcm = pcm.tobytes()
+        elif len(pcm) % 2:
             raise ProtocolError("INVALID_AUDIO", "PCM16 audio has an even number of bytes")
+        frame, smallest = mic.rate * 2 // 10, mic.rate * 2 // 100  # 100 ms, 10 ms
         data, now, first_error = self._carry + pcm, time.perf_counter(), None
         self._appended += len(pcm)
-        end = len(data) - len(data) % FRAME_BYTES
-        if len(data) - end >= MIN_FRAME_BYTES:
+        end = len(data) - len(data) % frame
+        if len(data) - end >= smallest:
             end = len(data)
-        for a in range(0, end, FRAME_BYTES):
+        for a in range(0, end, frame):
             try:
-                mic.accept(data[a:a + FRAME_BYTES], now)
+                mic.accept(data[a:a + frame], now)
             except ProtocolError as exc:  # an overrun: report it once, the rest is dropped
                 first_error = first_error or exc
         self._carry = data[end:]
@@ -195,7 +198,7 @@ class OaiConnection:
             raise ProtocolError("AUDIO_BUFFER_EMPTY", "no audio appended since the last "
                                                       "commit or clear")
         if self._carry:  # the tail, padded to the microphone's smallest frame
-            mic.accept(self._carry.ljust(MIN_FRAME_BYTES, b"\0"), time.perf_counter())
+            mic.accept(self._carry.ljust(mic.rate * 2 // 100, b"\0"), time.perf_counter())
         self._carry, self._appended = b"", 0
         mic.commit(time.perf_counter())
 

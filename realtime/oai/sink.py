@@ -22,10 +22,15 @@ import base64
 from dataclasses import dataclass, field
 
 import numpy as np
+import soxr
 from pydantic import BaseModel
 
+from realtime.oai import g711
+from realtime.oai.config import beta_format, ga_format
 from realtime.oai.items import Item, Items
 from realtime.oai.wire import Wire, new_id
+
+G711_RATE = 8000
 
 _REASONS = {"barge_in": "turn_detected", "new_input": "turn_detected", "cancel": "client_cancelled",
             "closed": "client_cancelled"}
@@ -39,6 +44,7 @@ class Flags:
     avatar_events: bool = False
     manual: bool = False  # turn_detection null: no speech_started/stopped events
     voice: str = "default"
+    out_format: str = "pcm16"  # pcm16 (24 kHz) | pcmu | pcma (G.711 at 8 kHz)
     meta: dict[int, dict] = field(default_factory=dict)  # response id -> response.create options
     rate_limit: int = 0  # requests a minute (rate_limits.updated), 0: none
 
@@ -52,6 +58,8 @@ class _Out:
     text: list[str] = field(default_factory=list)
     samples: int = 0
     reason: str | None = None
+    fmt: str = "pcm16"  # the output format when it started
+    down: soxr.ResampleStream | None = None  # 24 -> 8 kHz for G.711
 
 
 class OaiSink:
@@ -75,10 +83,20 @@ class OaiSink:
         if o is None:
             return
         o.samples += len(pcm)
-        data = base64.b64encode(np.asarray(pcm, dtype="<i2").tobytes()).decode("ascii")
-        await self.wire.send(self.wire.event(
-            "response.output_audio.delta", response_id=o.id, item_id=o.item.id, output_index=0,
-            content_index=0, delta=data))
+        await self._delta(o, self._encode(o, np.asarray(pcm, dtype=np.int16)))
+
+    def _encode(self, o: _Out, pcm: np.ndarray, last: bool = False) -> bytes:
+        if o.fmt == "pcm16":
+            return pcm.astype("<i2").tobytes()
+        if o.down is None:
+            o.down = soxr.ResampleStream(self.rate, G711_RATE, 1, dtype="int16")
+        return g711.encode(o.down.resample_chunk(pcm, last=last), o.fmt)
+
+    async def _delta(self, o: _Out, data: bytes) -> None:
+        if data:
+            await self.wire.send(self.wire.event(
+                "response.output_audio.delta", response_id=o.id, item_id=o.item.id,
+                output_index=0, content_index=0, delta=base64.b64encode(data).decode("ascii")))
 
     # ------------------------------------------------------------------ responses
     def _response(self, o: _Out, status: str, details: dict | None = None,
@@ -93,10 +111,9 @@ class OaiSink:
             resp["timings"] = timings
         if self.wire.dialect == "beta":
             return {**resp, "modalities": modalities + (["text"] if o.audio else []),
-                    "voice": self.flags.voice, "output_audio_format": "pcm16"}
+                    "voice": self.flags.voice, "output_audio_format": beta_format(o.fmt)}
         return {**resp, "output_modalities": modalities,
-                "audio": {"output": {"format": {"type": "audio/pcm", "rate": self.rate},
-                                     "voice": self.flags.voice}}}
+                "audio": {"output": {"format": ga_format(o.fmt), "voice": self.flags.voice}}}
 
     async def _response_started(self, msg) -> None:
         meta = self.flags.meta.pop(msg.response_id, {})
@@ -104,7 +121,8 @@ class OaiSink:
         item = Item(id=new_id("item"), role="assistant",
                     kind="output_audio" if audio else "output_text", text="",
                     status="in_progress", response_id=msg.response_id)
-        o = self.out[msg.response_id] = _Out(new_id("resp"), item, meta.get("metadata"), audio)
+        o = self.out[msg.response_id] = _Out(new_id("resp"), item, meta.get("metadata"), audio,
+                                             fmt=self.flags.out_format)
         self.oai_ids[o.id] = msg.response_id
         while len(self.out) > 64:
             old = self.out.pop(next(iter(self.out)))
@@ -161,6 +179,10 @@ class OaiSink:
                  "total_tokens": (msg.usage.prompt_tokens or 0) + msg.usage.completion_tokens}
         w, ids = self.wire, {"response_id": o.id, "item_id": item.id, "output_index": 0,
                              "content_index": 0}
+        if o.down is not None:
+            if msg.status != "interrupted":  # the resampler's tail (a cut one stops here)
+                await self._delta(o, self._encode(o, np.zeros(0, np.int16), last=True))
+            o.down = None
         events: list[dict | None] = []
         if o.audio:
             events += [w.event("response.output_audio.done", **ids),

@@ -41,6 +41,7 @@ class SessionState:
         self.transcription: dict | None = {"model": "whisper"}
         self.tracing: Any = None
         self.requested_model: str | None = None  # ?model= of the connection
+        self.in_format = "pcm16"  # pcm16 (24 kHz) | pcmu | pcma (G.711, 8 kHz)
         self.vad: VadOptions = vad_options(settings)
         mic = session.mic
         flags.manual = mic is None or mic.turn_detection == "manual"
@@ -50,10 +51,6 @@ class SessionState:
     async def apply(self, p: config.Patch) -> None:
         s, st, mic = self.session, self.settings, self.session.mic
         upd: dict[str, Any] = {}
-        bad = [f for f in p.formats if f and f != "pcm16"]
-        if bad:
-            raise ProtocolError("UNSUPPORTED_AUDIO_FORMAT", f"{bad[0]} audio is not supported: "
-                                                            "use audio/pcm (pcm16) at 24000 Hz")
         voice = self._voice(p.voice, upd) if p.given("voice") and p.voice is not None else None
         if p.given("modalities") and p.modalities is not None:
             upd["tts_enabled"] = "audio" in p.modalities
@@ -102,6 +99,8 @@ class SessionState:
             self.tracing = p.tracing
         if p.given("avatar_events") and p.avatar_events is not None:
             self.flags.avatar_events = p.avatar_events
+        self.in_format = p.in_format or self.in_format
+        self.flags.out_format = p.out_format or self.flags.out_format
         if mic is not None and td is not config._UNSET:
             self._turn_detection(td, vad)
 
@@ -170,4 +169,5 @@ class SessionState:
             turn_detection=td, transcription=self.transcription if mic is not None else None,
             max_tokens=s.max_tokens, temperature=s.temperature, speed=self.speed,
             tracing=self.tracing, character_id=s.character.id,
-            avatar_events=self.flags.avatar_events), dialect)
+            avatar_events=self.flags.avatar_events, in_format=self.in_format,
+            out_format=self.flags.out_format), dialect)
