@@ -299,6 +299,8 @@ async def test_bad_input_gets_error_events_and_the_session_goes_on(live):
             ({"type": "conversation.item.truncate", "item_id": "item_none", "content_index": 0,
               "audio_end_ms": 10, "event_id": "e8"}, "e8", "NOT_FOUND"),
             ({"type": "response.create", "event_id": "e9"}, "e9", "NO_INPUT"),
+            ({"type": "response.create", "event_id": "e9b", "response": {
+                "conversation": "none", "input": []}}, "e9b", "UNSUPPORTED"),
             ({"type": "response.cancel", "response_id": "resp_none", "event_id": "e10"},
              "e10", "NOT_FOUND"),
         ]

@@ -62,6 +62,8 @@ class ResponseOptions(BaseModel):
     metadata: dict[str, str] | None = Field(None, max_length=16)
     output_modalities: list[str] | None = None
     modalities: list[str] | None = None  # beta
+    conversation: str | None = None
+    input: list | None = None
 
 
 class ResponseCreate(_Ev):
@@ -279,6 +281,9 @@ class OaiConnection:
     # ------------------------------------------------------------------ responses
     async def _response_create(self, ev: ResponseCreate) -> None:
         opts = ev.response or ResponseOptions()
+        if opts.input is not None or opts.conversation not in (None, "auto"):
+            raise ProtocolError("UNSUPPORTED", "out-of-band responses (response.input, "
+                                               "conversation \"none\") are not supported")
         modalities = opts.output_modalities or opts.modalities
         if modalities is not None and not set(modalities) <= {"audio", "text"}:
             raise ProtocolError("VALIDATION_ERROR", "output_modalities are 'audio' or 'text'")
