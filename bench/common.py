@@ -58,6 +58,19 @@ def stop_server(proc: subprocess.Popen | None) -> None:
             proc.kill()
 
 
+def serve_and_run(url: str, run, **server_env: str) -> None:
+    """``run(url)`` (a coroutine function) against ``url``, or, when it is empty, against a
+    server started here (``python -m realtime`` with ``AVATAR_*`` overrides) and stopped after."""
+    proc = None
+    if not url:
+        proc, url = start_server(**server_env)
+    try:
+        asyncio.run(wait_up(url))
+        asyncio.run(run(url))
+    finally:
+        stop_server(proc)
+
+
 async def wait_up(url: str, timeout: float = 180) -> None:
     end = time.monotonic() + timeout
     while True:

@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from realtime import __version__
-from realtime.api import characters, chat, health, history, story, stt, system, tts, web, ws
+from realtime.api import (
+    characters, chat, health, history, oai_realtime, story, stt, system, tts, web, ws,
+)
 from realtime.api.cors import CorsByOrigin
 from realtime.api.openapi import install_openapi
 from realtime.config import Settings
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(ws.router)
+    app.include_router(oai_realtime.router)
     app.include_router(chat.router)
     app.include_router(tts.router)
     app.include_router(stt.router)

@@ -168,6 +168,12 @@ class Settings(BaseSettings):
     # `python -m gpu_host`, e.g. http://gpu-host:8090.
     gpu_host_url: str = ""
 
+    # --- OpenAI Realtime API (/v1/realtime) ---------------------------------
+    # OpenAI voice names (alloy, ash, …) -> our voice ids; a name not listed keeps the
+    # character's own voice. JSON, e.g. {"alloy": "piper:en_US-joe-medium"}
+    openai_voices: dict[str, str] = Field(default_factory=dict)
+    openai_max_message_bytes: int = 1048576  # a client event (audio appends are base64)
+
     # --- limits -------------------------------------------------------------
     ws_max_message_bytes: int = 65536
     max_text_chars: int = 2000

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import time
 
-import orjson
 from pydantic import ValidationError
 
 from realtime.config import Settings
@@ -35,6 +34,7 @@ from realtime.protocol.messages import (
     SessionConfig, SessionUpdate, SessionUpdated, client_message_adapter,
 )
 from realtime.listen.mic import MicInput, SpeechTurn
+from realtime.protocol.frames import parse_event
 from realtime.pipeline.language import detect_language
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ class Session:
                  tg: asyncio.TaskGroup, voice_ids: set[str], *, vad_hub=None, stt=None,
                  metrics=None, memory: Memory | None = None, user_id: str = ANONYMOUS_USER,
                  session_id: str | None = None, find_character=None, limits=None,
-                 bind_voice=None, release_voice=None, smart_turn=None) -> None:
+                 bind_voice=None, release_voice=None, smart_turn=None,
+                 rate: int | None = None) -> None:
         self.id = session_id or new_id()
         self.user_id = user_id
         self.find_character = find_character  # async (character_id, user_id) -> Character
@@ -73,7 +74,7 @@ class Session:
         self.model = settings.llm_default_model
         self.temperature = settings.llm_temperature
         self.max_tokens = settings.llm_max_tokens
-        self.rate = settings.output_sample_rate
+        self.rate = rate or settings.output_sample_rate  # /v1/realtime: always 24 kHz
         self.metrics = metrics
         self.floor = Floor(engine, sink, rate=self.rate, spawn=self.spawn, metrics=metrics)
         self.mic: MicInput | None = None
@@ -114,15 +115,7 @@ class Session:
     async def handle_text_frame(self, raw: str) -> None:
         """Parse, validate and dispatch one JSON frame; errors become ``error`` events."""
         try:
-            if len(raw.encode("utf-8", "surrogatepass")) > self.settings.ws_max_message_bytes:
-                raise ProtocolError("MESSAGE_TOO_LARGE",
-                                    f"message over {self.settings.ws_max_message_bytes} bytes")
-            try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise ProtocolError("INVALID_JSON", f"not valid JSON: {exc}") from exc
-            if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-                raise ProtocolError("VALIDATION_ERROR", "a message is a JSON object with a 'type'")
+            data = parse_event(raw, self.settings.ws_max_message_bytes)
             if data["type"] not in CLIENT_TYPES:
                 raise ProtocolError("UNKNOWN_TYPE", f"unknown message type {data['type']!r}")
             try:
@@ -273,7 +266,7 @@ class Session:
     def active(self) -> Response | None:
         return self.floor.active
 
-    async def input_text(self, text: str, speech: SpeechTurn | None = None) -> None:
+    async def input_text(self, text: str, speech: SpeechTurn | None = None) -> Response:
         """A user turn, typed or (``speech``) transcribed: both go through here. The new
         response takes the floor at once (cutting the live one); its prompt is built inside it."""
         text = text.strip()
@@ -308,7 +301,7 @@ class Session:
             t.stt_done = round((speech.stt_done - speech.t0) * 1000.0, 2)
             t.stt_ms = speech.stt_ms
             t.endpoint_ms = round(speech.endpoint_ms, 1)
-        self.floor.start(resp)
+        return self.floor.start(resp)
 
     def _preparer(self, user: dict, system: str):
         """The prompt for this turn, built when the response runs (history, summary, budget)."""
@@ -394,7 +387,8 @@ class _SessionKeeper:
         if not resp.text or heard == resp.kept:
             return
         resp.kept = heard  # before the await: a second amend is a no-op
-        await self.session.conv.edit(resp.history_entry or {"id": resp.message_id}, heard)
+        await self.session.conv.edit(resp.history_entry or {"id": resp.message_id}, heard,
+                                     after=self.user["id"])
 
 
 def _short(exc: ValidationError) -> str:

@@ -118,6 +118,20 @@ async def test_concurrent_inputs_never_make_two_live_responses(tmp_path, seed):
         await check_history(session)
 
 
+def fire_when_kept(session: Session, fire, jitter: Jitter) -> None:
+    """Call ``fire()`` while a turn is being kept (its messages go to the outbox)."""
+    outbox = session.conv.memory.outbox
+    put = outbox.put
+
+    async def put_and_fire(ops):
+        if any(op.get("op") == "message" for op in ops):
+            fire()
+            await jitter(4)
+        return await put(ops)
+
+    outbox.put = put_and_fire
+
+
 # --------------------------------------------------------------------------- race B
 FINISH_POINTS = ["record", "response.audio.done", "talk_end", "response.done", "after_done"]
 CUTS = ["cancel", "barge_in", "new_input"]
@@ -146,16 +160,7 @@ async def test_a_cut_anywhere_in_the_finish_path_keeps_done_and_history(tmp_path
             fired.append(asyncio.get_running_loop().create_task(_quiet(coro)))
 
         if point == "record":
-            outbox = session.conv.memory.outbox
-            put = outbox.put
-
-            async def put_and_fire(ops):
-                if any(op.get("op") == "message" for op in ops):
-                    fire()
-                    await jitter(4)
-                return await put(ops)
-
-            outbox.put = put_and_fire
+            fire_when_kept(session, fire, jitter)
         else:
             def on_json(ev: dict) -> None:
                 name = ev["type"] if ev["type"] != "avatar.animation" else ev["action"]
@@ -256,3 +261,63 @@ async def test_a_summary_merges_into_the_live_history(tmp_path, seed):
     assert ids == ["m4", "m6", "m7"], ids  # m0-m3 folded into the summary
     await memory.outbox.close()
     await memory.long.close()
+
+
+# --------------------------------------------------------------------------- race D
+TRUNCATE_POINTS = ["streaming", "after_cancel", "record", "response.done", "long_after"]
+
+
+@pytest.mark.parametrize("point", TRUNCATE_POINTS)
+@pytest.mark.parametrize("seed", range(6))
+async def test_truncate_anywhere_keeps_exactly_the_played_position(tmp_path, point, seed):
+    """``Floor.truncate`` (OpenAI's ``conversation.item.truncate``: the client says how much it
+    played) landing while the answer streams, after a ``response.cancel`` cut it at an assumed
+    position, while the turn is being kept, right after its ``response.done``, or when by the
+    clock it finished playing long ago: the history keeps exactly what the client played."""
+    from tests.test_barge_in import check_heard
+
+    async with session_with(tmp_path, seed) as (session, sink, jitter, _):
+        fired: list[asyncio.Task] = []
+        share = 0.3 + 0.6 * jitter.rng.random()  # where the client says it stopped
+        position: list[float] = []
+
+        async def truncate() -> None:
+            resp = session.responses[1]
+            if point == "after_cancel":
+                await session.cancel(1)
+                assumed = resp.stop_ms
+            position.append(round(resp.audio_ms * share, 1))
+            await session.floor.truncate(resp, position[0])
+            if point == "after_cancel":
+                assert resp.stop_ms != assumed  # the client's word replaced the assumption
+
+        def fire() -> None:
+            if not fired:
+                fired.append(asyncio.get_running_loop().create_task(truncate()))
+
+        if point == "record":
+            fire_when_kept(session, fire, jitter)
+        elif point in ("streaming", "after_cancel", "response.done"):
+            def on_json(ev: dict) -> None:
+                streaming = ev["type"] == "response.visemes" and ev["sentence_index"] == 1
+                if ev.get("response_id") == 1 and (
+                        streaming if point != "response.done" else ev["type"] == point):
+                    fire()
+
+            sink.on_json = on_json
+        await session.input_text("first question")
+        if point == "long_after":
+            await settle(session)
+            first = session.responses[1]
+            first.t0 -= 3600.0  # sent an hour ago: by the clock it finished playing long since
+            assert not first.still_playing(time.perf_counter())
+            fire()
+        while not fired:
+            await asyncio.sleep(0.001)
+        await asyncio.gather(*fired)
+        await settle(session)
+        check_invariants(sink.log)
+        first = session.responses[1]
+        assert first.status == "interrupted" and first.stop_ms == position[0]
+        check_heard(first.heard_text(), first, position[0])
+        await check_history(session)

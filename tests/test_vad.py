@@ -310,6 +310,28 @@ def test_memory_is_bounded(model, speech) -> None:
         assert len(vad._ring) <= cap and len(vad._partial) < WINDOW
 
 
+def test_configure_mid_stream_changes_pre_roll_and_end_of_turn(model, speech) -> None:
+    """New options (OpenAI's turn_detection, set mid-session) apply from the next window: a
+    longer end-of-turn silence joins the two utterances across their 1 s gap, and a pre-roll
+    longer than the history kept so far grows it (the utterance reaches further back)."""
+    import dataclasses
+
+    sig, truths = _signal(speech)
+    vad = StreamingVad(model)
+    head = _run(model, sig[:SR // 2], vad=vad)  # half a second of silence
+    assert head == []
+    opts = dataclasses.replace(vad.options, end_silence_ms=1500, pre_roll_ms=1000)
+    vad.configure(opts)
+    tail = np.zeros(SR, np.float32)  # (the signal ends with 1 s of silence: 1.5 s are needed)
+    items = _run(model, np.concatenate([sig[SR // 2:], tail]), vad=vad)
+    assert _kinds(items) == ["speech_started", "speech_stopped", "utterance"]
+    (_, start), (emitted, stop), (_, utt) = items
+    assert abs(start.t_ms - truths[0][0]) <= 150 and truths[1][1] - 150 <= stop.t_ms
+    assert opts.end_silence_ms <= emitted - stop.t_ms <= opts.end_silence_ms + 32 + 20
+    assert utt.start_ms == pytest.approx(start.t_ms - 1000)
+    np.testing.assert_array_equal(utt.audio, _sl(sig, utt.start_ms, utt.end_ms))
+
+
 def test_options() -> None:
     assert VadOptions().negative == pytest.approx(0.35)
     assert VadOptions(threshold=0.6, neg_threshold=0.5).negative == 0.5

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -57,52 +58,65 @@ async def _resume_target(services, session_id: str | None, user: str) -> str | N
     return session_id
 
 
-@router.websocket("/ws")
-async def ws_session(ws: WebSocket) -> None:
-    services = services_of(ws.app)
-    await ws.accept()
+def open_session(services, sink, tg: asyncio.TaskGroup, user: str, resume: str | None,
+                 **options) -> Session:
+    """A conversation on the app's engines, memory and limits (``/ws`` and ``/v1/realtime``)."""
+    listening = services.stt is not None and services.vad_hub is not None
+    session = Session(services.settings, services.engine, sink, tg, services.tts.voice_ids(),
+                      vad_hub=services.vad_hub if listening else None,
+                      stt=services.stt if listening else None, metrics=services.metrics,
+                      memory=services.memory, user_id=user, session_id=resume,
+                      find_character=lambda cid, uid: find_character(services.memory.long, cid,
+                                                                     uid),
+                      limits=services.limits, bind_voice=services.tts.bind_character_voice,
+                      release_voice=services.tts.release_voice,
+                      smart_turn=services.smart_turn if listening else None, **options)
+    session.live_signal = services.gpu.live_signal  # gpu_host: input.text, speech_started
+    return session
+
+
+Refuse = Callable[[ApiError, int], Awaitable[None]]
+
+
+async def admit(ws: WebSocket, services, token: str | None, refuse: Refuse,
+                kind: str = "ws") -> tuple[str, str | None, str] | None:
+    """Who is calling (``Authorization`` header, else ``token``), which conversation they
+    resume (``?session_id=``) and a concurrent-session slot -> ``(user, resume, slot holder)``;
+    None when refused (``refuse`` told the client, and closed)."""
     try:
-        user = resolve_user(services.settings, ws.headers.get("authorization"),
-                            ws.query_params.get("token"))
+        user = resolve_user(services.settings, ws.headers.get("authorization"), token)
         resume = await _resume_target(services, ws.query_params.get("session_id"), user)
     except ApiError as exc:
-        code = CLOSE_TRY_LATER if exc.code == "SERVICE_UNAVAILABLE" else CLOSE_POLICY
-        await _refuse(ws, exc, code)
-        return
-    holder = f"ws:{uuid.uuid4().hex}"
+        await refuse(exc, CLOSE_TRY_LATER if exc.code == "SERVICE_UNAVAILABLE" else CLOSE_POLICY)
+        return None
+    holder = f"{kind}:{uuid.uuid4().hex}"
     try:
         await services.limits.acquire(holder)
     except ApiError as exc:
-        await _refuse(ws, exc, CLOSE_TRY_LATER)
-        return
+        await refuse(exc, CLOSE_TRY_LATER)
+        return None
     services.gpu.live_signal("session.connect")  # gpu_host: a conversation may start now
-    sink = WebSocketSink(ws, services.metrics)
+    return user, resume, holder
+
+
+async def live_session(ws: WebSocket, services, holder: str, resume: str | None,
+                       make: Callable[[asyncio.TaskGroup], Session],
+                       serve: Callable[[Session, str | None], Awaitable[None]]) -> None:
+    """A conversation from its slot to its end (``/ws`` and ``/v1/realtime``): ``make`` builds
+    the Session in its task group, its context comes back when it resumes, the slot is kept
+    alive, and ``serve(session, resumed)`` runs until the client leaves; then the session is
+    closed (its turns kept), the slot released and the socket closed. A crash ends this one
+    session only."""
     services.metrics.sessions.inc()
     session: Session | None = None
     try:
         async with asyncio.TaskGroup() as tg:
-            listening = services.stt is not None and services.vad_hub is not None
-            session = Session(services.settings, services.engine, sink, tg,
-                              services.tts.voice_ids(),
-                              vad_hub=services.vad_hub if listening else None,
-                              stt=services.stt if listening else None, metrics=services.metrics,
-                              memory=services.memory, user_id=user, session_id=resume,
-                              find_character=lambda cid, uid: find_character(
-                                  services.memory.long, cid, uid),
-                              limits=services.limits,
-                              bind_voice=services.tts.bind_character_voice,
-                              release_voice=services.tts.release_voice,
-                              smart_turn=services.smart_turn if listening else None)
-            session.live_signal = services.gpu.live_signal  # gpu_host: input.text, speech_started
+            session = make(tg)
             resumed = await session.conv.load() if resume else None
             services.sessions.add(session)
             beat = tg.create_task(services.limits.heartbeat(holder), name="slot-heartbeat")
-            await sink.json(SessionReady(session_id=session.id,
-                                         output_sample_rate=session.rate,
-                                         session=session.config(), resumed=resumed,
-                                         context_messages=len(session.history)))
             try:
-                await _receive_loop(ws, session, sink)
+                await serve(session, resumed)
             finally:
                 beat.cancel()
                 await session.close()
@@ -122,15 +136,38 @@ async def ws_session(ws: WebSocket) -> None:
                 pass
 
 
-async def _receive_loop(ws: WebSocket, session: Session, sink: WebSocketSink) -> None:
+async def receive_frames(ws: WebSocket, handler) -> None:
+    """Hand each frame to ``handler.handle_text_frame`` / ``.handle_binary_frame`` until the
+    client leaves."""
     while True:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return
         text = message.get("text")
         if text is not None:
-            await session.handle_text_frame(text)
+            await handler.handle_text_frame(text)
             continue
         data = message.get("bytes")
         if data is not None:
-            await session.handle_binary_frame(data)
+            await handler.handle_binary_frame(data)
+
+
+@router.websocket("/ws")
+async def ws_session(ws: WebSocket) -> None:
+    services = services_of(ws.app)
+    await ws.accept()
+    admitted = await admit(ws, services, ws.query_params.get("token"),
+                           lambda exc, code: _refuse(ws, exc, code))
+    if admitted is None:
+        return
+    user, resume, holder = admitted
+    sink = WebSocketSink(ws, services.metrics)
+
+    async def serve(session: Session, resumed: str | None) -> None:
+        await sink.json(SessionReady(session_id=session.id, output_sample_rate=session.rate,
+                                     session=session.config(), resumed=resumed,
+                                     context_messages=len(session.history)))
+        await receive_frames(ws, session)
+
+    await live_session(ws, services, holder, resume,
+                       lambda tg: open_session(services, sink, tg, user, resume), serve)

@@ -107,7 +107,8 @@ class MicInput:
                                 if settings.voice_turn_detection != "semantic_vad" or smart_turn
                                 else "server_vad")
         self._judged: float | None = None  # the pause the end-of-turn model was asked about
-        self._queue: deque[tuple] = deque()  # ("audio", x16k, t, ms) | ("commit"|"clear", t)
+        # ("audio", x16k, t, ms) | ("commit"|"clear", t) | ("vad", VadOptions)
+        self._queue: deque[tuple] = deque()
         self.closed = False
         self._tasks: set[asyncio.Task] = set()  # STT / partial tasks in the session's group
         self._resampler: soxr.ResampleStream | None = None
@@ -139,6 +140,10 @@ class MicInput:
             s = self.settings  # with the model deciding, silence alone ends a turn later
             self.vad.set_end_silence(s.smart_turn_max_silence_ms if mode == "semantic_vad"
                                      else s.vad_end_silence_ms)
+
+    def set_vad(self, options: VadOptions) -> None:
+        """New VAD options for the audio that follows (queued like commit/clear)."""
+        self._put(("vad", options))
 
     def set_rate(self, rate: int) -> None:
         if rate != self.rate:
@@ -226,10 +231,12 @@ class MicInput:
         """Run the control messages at the head of the queue, then hand the hub the audio that
         follows them (up to the next control message). None: no audio to run."""
         while self._queue and self._queue[0][0] != "audio" and not self.closed:
-            kind, t = self._queue.popleft()
+            kind, arg = self._queue.popleft()  # arg: the time it arrived, or VadOptions
             try:
                 if kind == "commit":
-                    self._commit(t)
+                    self._commit(arg)
+                elif kind == "vad":
+                    self.vad.configure(arg)
                 else:
                     self._clear()
             except ProtocolError as exc:

@@ -101,15 +101,9 @@ class StreamingVad:
 
     def __init__(self, model: SileroModel, options: VadOptions | None = None) -> None:
         self.model = model
-        self.options = o = options if options is not None else VadOptions()
         self.state = model.new_state()
-        self._neg = o.negative
-        self._min_windows = max(1, math.ceil(o.min_speech_ms / WINDOW_MS))
-        self._end_windows = max(1, math.ceil(o.end_silence_ms / WINDOW_MS))
-        self._pre = round(o.pre_roll_ms * SAMPLE_RATE / 1000)
-        self._post = round(min(o.post_roll_ms, o.end_silence_ms) * SAMPLE_RATE / 1000)
-        self._max = int(o.max_utterance_s * SAMPLE_RATE)
-        self._ring_cap = self._pre + self._min_windows * WINDOW
+        self._rbuf = np.zeros(0, np.float32)
+        self.configure(options if options is not None else VadOptions())
         self._fed = 0  # samples received
         self._done = 0  # samples run through the model (whole windows)
         self._partial = np.zeros(0, np.float32)  # < one window, not yet run
@@ -117,7 +111,6 @@ class StreamingVad:
         self._floor = 0  # no utterance may reach back before this sample
         # idle/candidate history (ends at self._done): self._rbuf[self._r0:self._r1], appended in
         # place and compacted now and then (no per-window reallocation: 31 windows/s/session)
-        self._rbuf = np.zeros(2 * self._ring_cap + 4 * WINDOW, np.float32)
         self._r0 = self._r1 = 0
         self._run_start = 0  # candidate / speech start (sample)
         self._run_len = 0  # windows in the candidate run
@@ -127,6 +120,24 @@ class StreamingVad:
         self._silence = 0  # consecutive windows below negative while speaking
         self._silence_start = 0
         self.last_prob = 0.0
+
+    def configure(self, options: VadOptions) -> None:
+        """Use ``options`` from the next window on; the stream, the model state and an utterance
+        in progress carry on (OpenAI's ``turn_detection`` settings change mid-session)."""
+        self.options = o = options
+        self._neg = o.negative
+        self._min_windows = max(1, math.ceil(o.min_speech_ms / WINDOW_MS))
+        self._end_windows = max(1, math.ceil(o.end_silence_ms / WINDOW_MS))
+        self._pre = round(o.pre_roll_ms * SAMPLE_RATE / 1000)
+        self._post = round(min(o.post_roll_ms, o.end_silence_ms) * SAMPLE_RATE / 1000)
+        self._max = int(o.max_utterance_s * SAMPLE_RATE)
+        self._ring_cap = self._pre + self._min_windows * WINDOW
+        size = 2 * self._ring_cap + 4 * WINDOW
+        if len(self._rbuf) < size:  # room for the longer history (the live part is kept)
+            live = self._rbuf[self._r0:self._r1] if len(self._rbuf) else self._rbuf
+            self._rbuf = np.zeros(size, np.float32)
+            self._rbuf[:len(live)] = live
+            self._r0, self._r1 = 0, len(live)
 
     # ------------------------------------------------------------------ public
     @property

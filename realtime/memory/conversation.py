@@ -149,13 +149,21 @@ class Conversation:
         self.state.messages.extend(added)
         await self._append(added)
 
-    async def edit(self, entry: dict, heard: str) -> None:
+    async def edit(self, entry: dict, heard: str, after: str | None = None) -> None:
         """The user cut the answer after it was kept: keep only what they heard. Edits the
-        live list in place (a summary being made merges into it, never over it)."""
+        live list in place (a summary being made merges into it, never over it). An answer not
+        in the context (nothing of it was heard when it was kept) goes back in after the message
+        ``after`` when a client reports it was heard after all (OpenAI's truncate)."""
         patch = {"content": heard, "heard_text": heard, "interrupted": True,
                  "status": "interrupted"}
         if heard:
-            entry["content"], entry["tokens"], entry["tokens_exact"] = heard, None, False
+            msgs = self.state.messages
+            live = next((m for m in msgs if m.get("id") == entry.get("id")), None)
+            if live is None:
+                live = {"id": entry["id"], "role": "assistant", "content": heard}
+                msgs.insert(next((i + 1 for i, m in enumerate(msgs) if m.get("id") == after),
+                                 len(msgs)), live)
+            live["content"], live["tokens"], live["tokens_exact"] = heard, None, False
         else:
             self.state.messages[:] = [m for m in self.state.messages
                                       if m.get("id") != entry.get("id")]

@@ -153,6 +153,21 @@ class Floor:
                 await asyncio.wait({late})
         return took
 
+    async def truncate(self, resp: Response, played_ms: float) -> None:
+        """The client says it played exactly ``played_ms`` of ``resp`` and stopped there
+        (OpenAI's ``conversation.item.truncate``): cut it at that position — even if it was cut
+        before at an assumed one, or has ended and by the clock finished playing — and wait until
+        the history keeps what was heard."""
+        if resp.cut_reason is None and not self.cut(resp, "cancel"):
+            resp.mark_cut("cancel", time.perf_counter())  # ended: only its history changes
+        resp.stop_ms = round(max(0.0, min(played_ms, resp.audio_ms)), 1)
+        await resp.finished.wait()
+        late = self._late.get(resp.id)
+        if late is not None:
+            await asyncio.wait({late})
+        if resp.keeper is not None:
+            await resp.keeper.amend(resp)  # idempotent: a no-op when the end already kept it
+
     async def _announce_late(self, resp: Response) -> None:
         await resp.finished.wait()  # its response.done goes first
         with contextlib.suppress(Exception):  # the client may be gone; history still changes
