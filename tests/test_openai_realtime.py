@@ -75,7 +75,8 @@ async def test_sdk_typed_turn_streams_audio_and_transcript(live):
     async with sdk(live) as (conn, rec, created):
         assert created["type"] == "realtime"
         assert created["audio"]["output"]["format"] == {"type": "audio/pcm", "rate": RATE}
-        assert created["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+        # the server's default: our end-of-turn model
+        assert created["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
         await conn.session.update(session={"type": "realtime", "instructions": instructions,
                                            "audio": {"output": {"voice": "alloy"}}})
         updated = (await until(conn.recv_bytes, rec, "session.updated"))["session"]
@@ -136,7 +137,7 @@ async def stream(conn, pcm: np.ndarray, speed: float = 2.0, chunk_ms: int = 100)
             audio=base64.b64encode(pcm[a:a + step].tobytes()).decode())
 
 
-async def test_sdk_voice_turn_with_server_vad(live, piper_voice):
+async def test_sdk_voice_turn_with_semantic_vad(live, piper_voice):
     question = "What is the capital of France?"
     pcm = speech_24k(piper_voice, question)
     voiced = np.flatnonzero(np.abs(pcm) > 0.02 * 32767)
@@ -147,7 +148,7 @@ async def test_sdk_voice_turn_with_server_vad(live, piper_voice):
             "turn_detection": {"type": "semantic_vad", "create_response": True,
                                "interrupt_response": True}}}})
         s = (await until(conn.recv_bytes, rec, "session.updated"))["session"]
-        assert s["audio"]["input"]["turn_detection"]["type"] == "server_vad"  # as it is treated
+        assert s["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"  # Smart Turn
         sender = asyncio.create_task(stream(conn, pcm))
         done = (await until(conn.recv_bytes, rec, "response.done"))["response"]
         await sender

@@ -237,6 +237,8 @@ class MicInput:
                     self._commit(arg)
                 elif kind == "vad":
                     self.vad.configure(arg)
+                    if self.turn_detection == "semantic_vad":  # the model decides first
+                        self.vad.set_end_silence(self.settings.smart_turn_max_silence_ms)
                 else:
                     self._clear()
             except ProtocolError as exc:

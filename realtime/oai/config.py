@@ -3,10 +3,11 @@ configuration rendered back in the client's dialect (``session.created`` / ``ses
 
 How the fields map onto the session (the adapter applies them, ``realtime.oai.connection``):
 
-* ``audio.input.turn_detection`` (beta: ``turn_detection``): ``server_vad`` and ``semantic_vad``
-  (treated as server VAD) -> the session's VAD, with ``threshold``, ``prefix_padding_ms`` (the
-  pre-roll), ``silence_duration_ms`` (the end-of-turn silence), ``create_response`` and
-  ``interrupt_response`` (barge-in); ``null`` -> push-to-talk (``input_audio_buffer.commit``).
+* ``audio.input.turn_detection`` (beta: ``turn_detection``): ``server_vad`` -> the session's VAD,
+  with ``threshold``, ``prefix_padding_ms`` (the pre-roll), ``silence_duration_ms`` (the
+  end-of-turn silence), ``create_response`` and ``interrupt_response`` (barge-in);
+  ``semantic_vad`` -> our end-of-turn model (Smart Turn; ``eagerness`` is not used), or server
+  VAD on a server without it; ``null`` -> push-to-talk (``input_audio_buffer.commit``).
 * ``audio.output.voice`` (beta: ``voice``) -> one of our voices (``/api/tts/voices``).
 * ``instructions`` -> the persona; ``character_id`` (an extra field) -> one of our characters.
 * ``output_modalities`` (beta: ``modalities``): ``["text"]`` turns speech off.

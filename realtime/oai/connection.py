@@ -94,6 +94,13 @@ class OaiConnection:
         return self.session.mic
 
     # ------------------------------------------------------------------ Listener (microphone)
+    @property
+    def language(self) -> str:  # which speech-to-text model hears the conversation
+        return self.session.language
+
+    def live_signal(self, reason: str) -> None:  # gpu_host: speech began
+        self.session.live_signal(reason)
+
     def spawn(self, coro, name: str | None = None):
         return self.session.spawn(coro, name=name)
 

@@ -142,7 +142,9 @@ class SessionState:
             mic.barge_in = False
             self.flags.manual = True
             return
-        mic.set_turn_detection("server_vad")
+        # semantic_vad: our end-of-turn model when the server has it (else server VAD)
+        semantic = td.type == "semantic_vad" and mic.smart_turn is not None
+        mic.set_turn_detection("semantic_vad" if semantic else "server_vad")
         self.flags.manual = False
         if td.interrupt_response is not None:
             mic.barge_in = td.interrupt_response
@@ -162,6 +164,9 @@ class SessionState:
                   "silence_duration_ms": self.vad.end_silence_ms,
                   "create_response": self.create_response, "interrupt_response": mic.barge_in,
                   "idle_timeout_ms": None}
+        elif mic is not None and mic.turn_detection == "semantic_vad":
+            td = {"type": "semantic_vad", "eagerness": "auto",
+                  "create_response": self.create_response, "interrupt_response": mic.barge_in}
         return config.render(config.Effective(
             session_id=s.id, model=s.model, requested_model=self.requested_model,
             instructions=self.instructions if self.instructions is not None
