@@ -118,7 +118,10 @@ def test_page_reconnects_when_the_server_comes_back(tmp_path):
     assert any("Reconnected" in n for n in done["notes"]), done["notes"]
     assert done["answer"]["text"].strip()
     assert done["counters"]["events"]["session.ready"] == 2
-    assert done["consoleErrors"] == [] or all("WebSocket" in e for e in done["consoleErrors"]), done["consoleErrors"]
+    # the only console errors: connections refused while the server was down (the WebSocket's
+    # retries, and a load the page had begun, e.g. the avatar model, as the server went away)
+    assert all("WebSocket" in e or "ERR_CONNECTION_REFUSED" in e
+               for e in done["consoleErrors"]), done["consoleErrors"]
 
 
 def test_vrm_avatar_loads_and_speaks_through_vrm_expressions(web, tmp_path):

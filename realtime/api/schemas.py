@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from realtime.characters.model import Character
 from realtime.config import ModelInfo
@@ -40,6 +40,7 @@ _WHY = {
     429: "Too many requests (RATE_LIMITED); see retry_after and the Retry-After header",
     500: "The work failed (GENERATION_FAILED, TTS_FAILED, STT_FAILED, INTERNAL_ERROR)",
     503: "An engine or store is down, or the server is full (SERVICE_UNAVAILABLE)",
+    507: "The GPU plan does not fit in VRAM (VRAM_INSUFFICIENT); nothing changed",
 }
 AUTH = (401, 429)  # a route that knows its caller: token check and rate limit
 
@@ -254,3 +255,48 @@ class StoryResponse(BaseModel):
 
 SSE = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
              "description": "Server-Sent Events"}}
+
+
+# --------------------------------------------------------------------------- system (GPU)
+class ModeResult(BaseModel):
+    previous_mode: str
+    current_mode: str = Field(..., description="chat | tts | style | gen3d | auto")
+    switch_time_ms: int
+
+
+class ModeResponse(BaseModel):
+    success: Literal[True] = True
+    data: ModeResult
+
+
+class VramResult(BaseModel):
+    used_mb: float
+    total_mb: float
+    usage_percent: float
+    active_services: list[str]
+    device: dict = Field(default_factory=dict, description="kind (nvml | simulated), name, "
+                                                           "peak_mb, headroom_mb")
+    services: list[dict] = Field(default_factory=list, description="per service: state, MB, "
+                                                                   "last switch")
+
+
+class VramResponse(BaseModel):
+    success: Literal[True] = True
+    data: VramResult
+
+
+class GpuStatus(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    mode: str
+    plan: str | None = None
+    switching: bool | None = None
+    ready: bool | None = None
+    vram: VramResult | None = None
+    leases: list[dict] = Field(default_factory=list)
+    policy: dict = Field(default_factory=dict)
+    switches: list[dict] = Field(default_factory=list)
+
+
+class GpuResponse(BaseModel):
+    success: Literal[True] = True
+    data: GpuStatus

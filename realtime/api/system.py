@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from gpu_host.client import GpuError
 from realtime.api.deps import ServicesDep, UserDep, services_of
+from realtime.api.schemas import GpuResponse, ModeResponse, VramResponse, errors
 from realtime.auth import resolve_user
 from realtime.errors import ApiError
 
@@ -47,16 +48,19 @@ async def _gpu(call):
         raise ApiError(exc.code, str(exc), exc.status) from exc
 
 
-@router.post("/mode", summary="Switch the GPU plan (the seeds' VRAM modes)")
+@router.post("/mode", summary="Switch the GPU plan (the seeds' VRAM modes)",
+             response_model=ModeResponse, responses=errors(400, 503, 507))
 async def set_mode(body: ModeRequest, services: ServicesDep, _: UserDep) -> dict:
     return await _gpu(services.gpu.set_mode(body.mode))
 
 
-@router.get("/vram", summary="VRAM in use, per service")
+@router.get("/vram", summary="VRAM in use, per service", response_model=VramResponse,
+            responses=errors(503))
 async def vram(services: ServicesDep, _: OperatorDep) -> dict:
     return await _gpu(services.gpu.vram())
 
 
-@router.get("/gpu", summary="The GPU host's state: plan, services, leases, policy")
+@router.get("/gpu", summary="The GPU host's state: plan, services, leases, policy",
+            response_model=GpuResponse, responses=errors(503))
 async def gpu(services: ServicesDep, _: OperatorDep) -> dict:
     return await _gpu(services.gpu.status())

@@ -106,8 +106,12 @@ curl -X POST http://localhost:8000/api/tts \
 }"""),
     _ex('generate_unbuilt', "000:1969-1969", 'line', r"""
 `POST /api/generate` (multipart/form-data)"""),
-    _ex('system_mode_unbuilt', "000:2089-2089", 'line', r"""
-`POST /api/system/mode`"""),
+    _ex('system_mode', "000:2095-2097", 'json POST /api/system/mode', r"""
+{
+  "mode": "chat"
+}"""),
+    _ex('system_vram', "000:2119-2119", 'line', r"""
+`GET /api/system/vram`"""),
     _ex('chat_persona_curl', "001:1782-1790", 'curl', r"""
 curl -X POST http://localhost:8000/api/chat \
   -H "Content-Type: application/json" \

@@ -157,11 +157,23 @@ async def test_story_000_2144(http, seed_server):
     assert d["language"] == "ko"
 
 
-@pytest.mark.parametrize("name", ["generate_unbuilt", "system_mode_unbuilt"])
+@pytest.mark.parametrize("name", ["generate_unbuilt"])
 async def test_unbuilt_endpoints_are_not_found(http, name):
-    """3D generation and the GPU mode API are not built (docs/seeds-differences.md): 404."""
+    """3D generation is not built (docs/seeds-differences.md): 404."""
     r = await send(http, name)
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+
+
+async def test_system_mode_and_vram_000_2089_2131(http):
+    """§5.8: a mode switch answers {previous_mode, current_mode, switch_time_ms}; VRAM answers
+    {used_mb, total_mb, usage_percent, active_services} (gpu_host: docs/gpu.md)."""
+    d = data(await send(http, "system_mode"))
+    assert d["current_mode"] == "chat" and isinstance(d["previous_mode"], str)
+    assert isinstance(d["switch_time_ms"], (int, float)) and d["switch_time_ms"] >= 0
+    v = data(await send(http, "system_vram"))
+    assert {"used_mb", "total_mb", "usage_percent", "active_services"} <= set(v)
+    assert 0 <= v["used_mb"] <= v["total_mb"] and isinstance(v["active_services"], list)
+    data(await http.post("/api/system/mode", json={"mode": "auto"}))  # hand control back
 
 
 async def test_greeting_request_001_1668(http):
