@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         ]
     )
     llm_default_model: str = "smollm2-135m-instruct"
+    # Languages the model answers in well (sessions and /api/health say so; the web client warns
+    # when a conversation's language is not among them). Empty: ["en"] for the embedded
+    # SmolLM2-135M, ["*"] (any) for a configured server.
+    llm_languages: list[str] = Field(default_factory=list)
     llm_temperature: float = 0.7
     llm_max_tokens: int = 0  # 0: the seeds' 512, or 200 for the embedded CPU model
     llm_max_tokens_limit: int = 1024
@@ -233,6 +237,10 @@ class Settings(BaseSettings):
     @property
     def embedded_llm(self) -> bool:
         return not self.llm_base_url
+
+    @property
+    def answer_languages(self) -> list[str]:
+        return self.llm_languages or (["en"] if self.embedded_llm else ["*"])
 
     @property
     def audio_dir(self) -> Path:

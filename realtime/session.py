@@ -97,7 +97,8 @@ class Session:
             input_sample_rate=self.mic.rate if self.mic else self.settings.voice_input_sample_rate,
             turn_detection=self.mic.turn_detection if self.mic else
             self.settings.voice_turn_detection,
-            barge_in=self.mic.barge_in if self.mic else self.settings.voice_barge_in)
+            barge_in=self.mic.barge_in if self.mic else self.settings.voice_barge_in,
+            answer_languages=self.settings.answer_languages)
 
     def _input_languages(self) -> list[str]:
         """What this conversation's speech input understands, in its current language."""

@@ -142,3 +142,17 @@ def test_vrm_avatar_loads_and_speaks_through_vrm_expressions(web, tmp_path):
     assert r["shapes"]["E"]["aa"] == pytest.approx(0.2, abs=0.05)
     assert max(r["rest"].values()) < 0.02
     assert "default.vrm" in r["status"]
+
+
+def test_korean_renders_as_hangul_and_the_model_language_is_told(web):
+    """Headless Chromium has no CJK font: Hangul comes from the bundled Noto Sans KR subset (two
+    different syllables draw differently; with the system fonts alone they are the same empty
+    box). The embedded model answers well only in English, and the page says so for a Korean
+    character instead of pretending."""
+    r = run_node("korean.mjs", web.url, timeout=180)
+    g = r["glyphs"]
+    assert "Noto Sans KR" in g["family"] and g["loaded"], g
+    assert g["pageDiffers"] and g["pageInk"] > 20, g
+    assert not g["bareDiffers"], "this machine has a CJK font: the check above proves nothing"
+    assert r["note"] and "English" in r["note"] and "Korean" in r["note"], r["note"]
+    assert r["consoleErrors"] == []

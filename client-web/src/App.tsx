@@ -5,7 +5,9 @@ import { useStore } from './state/store';
 import { ChatLog, Composer } from './ui/Chat';
 import { ConversationContext } from './ui/context';
 import { Settings } from './ui/Settings';
-import { CharacterPicker, ConnectionState, Errors, LatencyReadout } from './ui/StatusBar';
+import {
+  AnswerLanguageNote, CharacterPicker, ConnectionState, Errors, LatencyReadout,
+} from './ui/StatusBar';
 
 /** Space bar = push-to-talk (when that mode is on and no text field has the focus). */
 function usePushToTalkKey(c: Conversation): void {
@@ -45,6 +47,7 @@ export function App({ conversation }: { conversation: Conversation }) {
           {avatarError && <div className="stage-note">The avatar could not be loaded: {avatarError}</div>}
         </main>
         <aside className="panel">
+          <AnswerLanguageNote />
           <ChatLog />
           <Composer />
           <Settings />

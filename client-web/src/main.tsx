@@ -4,6 +4,9 @@ import { App } from './App';
 import { Conversation } from './conversation/controller';
 import { installTestHook, testing } from './testing/hook';
 import './styles.css';
+import { installFonts } from './ui/fonts';
+
+installFonts();
 
 const root = createRoot(document.getElementById('root')!);
 

@@ -40,6 +40,7 @@ async def health(services: ServicesDep) -> dict:
         # details
         "status": "healthy" if ok else "degraded",
         "tts_engines": {k: _state(v) for k, v in tts.items()},
+        "llm_languages": services.settings.answer_languages,
         "stt": checks["stt"],
         "llm_embedded": None if llama is None else {
             "running": llama.is_running(), "restarts": llama.restarts, "pid": llama.pid},

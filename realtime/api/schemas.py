@@ -137,6 +137,8 @@ class HealthResult(BaseModel):
     timestamp: str
     status: Literal["healthy", "degraded"]
     tts_engines: dict[str, HealthState]
+    llm_languages: list[str] = Field(default_factory=lambda: ["*"], description="Languages the "
+                                     "model answers in well; [\"*\"]: any")
     stt: str
     llm_embedded: dict | None = None
     voice_error: str | None = None

@@ -184,6 +184,10 @@ class SessionConfig(_Msg):
     input_sample_rate: int
     turn_detection: TurnDetection
     barge_in: bool
+    answer_languages: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description='Languages the model answers in well: ["*"] any, ["en"] the embedded CPU '
+                    "model (SmolLM2-135M; a Korean conversation gets broken Korean)")
 
 
 class SessionReady(_Msg):

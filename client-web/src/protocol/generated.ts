@@ -419,6 +419,10 @@ export interface SessionReady {
  * via the `definition` "SessionConfig".
  */
 export interface SessionConfig {
+  /**
+   * Languages the model answers in well: ["*"] any, ["en"] the embedded CPU model (SmolLM2-135M; a Korean conversation gets broken Korean)
+   */
+  answer_languages?: string[];
   barge_in: boolean;
   character_id: string;
   character_name: string;

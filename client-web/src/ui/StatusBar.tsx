@@ -49,6 +49,25 @@ export function ConnectionState() {
   );
 }
 
+const LANGUAGE_NAMES: Record<string, string> = { en: 'English', ko: 'Korean', ja: 'Japanese', zh: 'Chinese' };
+
+/** The model cannot really answer in this conversation's language: say so, do not pretend. */
+export function AnswerLanguageNote() {
+  const session = useStore((s) => s.session);
+  if (!session) return null;
+  const langs = session.answer_languages ?? ['*'];
+  const lang = session.language.split('-')[0] ?? session.language;
+  if (langs.includes('*') || langs.includes(lang)) return null;
+  const name = LANGUAGE_NAMES[lang] ?? lang;
+  const can = langs.map((l) => LANGUAGE_NAMES[l] ?? l).join(', ');
+  return (
+    <p className="answer-languages" data-testid="answer-languages" role="note">
+      This server's model answers well only in {can}: {name} answers will be broken. (A
+      multilingual model behind AVATAR_LLM_BASE_URL fixes this.)
+    </p>
+  );
+}
+
 export function CharacterPicker() {
   const c = useConversation();
   const characters = useStore((s) => s.characters);
