@@ -43,10 +43,31 @@ def start_server(**env_overrides: str) -> tuple[subprocess.Popen, str]:
     voice = ROOT / "var" / "models" / "en_US-joe-medium.aligned.onnx"
     if voice.exists():
         env["AVATAR_TTS_PIPER_VOICE_PATH"] = str(voice)
+    whisper = ROOT / "var" / "models" / "whisper-base-ct2"
+    if whisper.is_dir():  # (assembled by the install step; else the server joins it again)
+        env["AVATAR_STT_MULTILINGUAL_MODEL"] = str(whisper)
     env.update({f"AVATAR_{k.upper()}": v for k, v in env_overrides.items()})
     proc = subprocess.Popen([sys.executable, "-m", "realtime", "--port", str(port),
                              "--log-level", "warning"], cwd=ROOT, env=env)
     return proc, f"ws://127.0.0.1:{port}/ws"
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (the embedded llama.cpp server is
+    a child), in MB, from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in open(f"/proc/{p}/status"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1024
 
 
 def stop_server(proc: subprocess.Popen | None) -> None:

@@ -1,18 +1,23 @@
 """Voice-to-voice latency on the embedded engines: spoken questions over /ws, p50/p99.
 
     .venv/bin/python bench/voice_turns.py [--turns 24] [--url ws://127.0.0.1:8000/ws]
+    .venv/bin/python bench/voice_turns.py --compare          # semantic_vad vs server_vad
+    .venv/bin/python bench/voice_turns.py --turns 100 --rss  # memory at turns 1, 10, 100
 
 Each turn streams a Piper-spoken question as 20 ms PCM16 frames in real time (0.3 s of silence,
 the question, then silence, as a microphone would) and measures, on the client, **end of the
 user's speech** (send time of the frame holding the last voiced sample) -> **first answer audio
-byte received**. The server's own breakdown comes from ``response.done.timings``:
-speech_stopped (the end-of-turn decision, 0) -> stt_done -> llm_first_token -> first_sentence ->
-tts_first_audio -> first_audio_sent, plus voice_to_voice_ms (end of speech -> first audio sent)
-and the server-added overhead. The client reports each answer as played (``playback.mark``) and
-speaks the next question, like a person who listened to it.
+byte received**: the end-of-turn decision included. The server's own breakdown comes from
+``response.done.timings``: speech_stopped (the end-of-turn decision, 0) -> stt_done ->
+llm_first_token -> first_sentence -> tts_first_audio -> first_audio_sent, plus endpoint_ms (the
+silence before the decision) and the server-added overhead. The client reports each answer as
+played (``playback.mark``) and speaks the next question, like a person who listened to it.
 
-Goals (issue 3): voice-to-voice p50 <= end-of-turn silence + 1.0 s; overhead p50 <= 5 ms.
-The closest open-source peer, measured on the same engines, takes 2.04 s p50.
+``--compare`` runs the same turns on a server with ``semantic_vad`` (the end-of-turn model) and
+one with ``server_vad`` (a fixed 500 ms silence), side by side. Each run also counts the turns
+the model ended early vs the fixed limit, and speaks hesitation clips ("I would like to ... [700
+ms] ... order a coffee"): a turn cut at the pause is counted (goal: 0).
+Goals (issue 15): voice-to-voice p50 <= 500 ms including the end-of-turn decision; 0 cuts.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import pct, row, start_server, stop_server, stream_frames, wait_up  # noqa: E402
+from common import pct, row, rss_mb, start_server, stop_server, stream_frames, wait_up  # noqa: E402
 from tests.speech import load_piper_voice, piper_16k, to_pcm16, wer  # noqa: E402
 from tests.wsclient import Client, Frame  # noqa: E402
 
@@ -52,6 +57,7 @@ async def one_turn(c: Client, text: str, audio: np.ndarray, silence_s: float) ->
     sender = asyncio.create_task(stream_frames(c, pcm, FRAME, len(lead) + int(voiced[-1])))
     first = None
     transcript = ""
+    turn_end = "?"
     while True:
         item = await c.recv(60)
         if isinstance(item, Frame):
@@ -59,7 +65,10 @@ async def one_turn(c: Client, text: str, audio: np.ndarray, silence_s: float) ->
                 first = item.t
             continue
         if item["type"] == "transcript.final":
+            if transcript:  # a second utterance: the turn was cut at a pause
+                turn_end = "cut"
             transcript = item["text"]
+            turn_end = item.get("turn_end") or turn_end
         elif item["type"] == "transcript.rejected":
             print(f"  rejected: {item['reason']}")
         elif item["type"] == "response.audio.done":
@@ -75,35 +84,69 @@ async def one_turn(c: Client, text: str, audio: np.ndarray, silence_s: float) ->
     await c.send({"type": "playback.mark", "response_id": done["response_id"],
                   "played_ms": duration})
     return {"client_v2v": (first - t_end) * 1000.0, "timings": done["timings"],
-            "wer": wer(text, transcript), "transcript": transcript}
+            "wer": wer(text, transcript), "transcript": transcript, "turn_end": turn_end,
+            "cut": False}
 
 
-async def run(url: str, turns: int, max_tokens: int, silence_ms: int) -> None:
+HESITATIONS = [("I would like to", "order a coffee, please."),
+               ("Could you help me with", "my homework?"), ("My favourite food is", "pizza."),
+               ("So I was thinking that", "we could go to the beach.")]
+PAUSE_S = 0.7
+
+
+def voiced(audio: np.ndarray) -> np.ndarray:
+    idx = np.flatnonzero(np.abs(audio) > 0.02)
+    return audio[idx[0]: idx[-1] + 1]
+
+
+async def hesitation(c: Client, voice, first: str, rest: str) -> tuple[bool, str]:
+    """A question with a 700 ms pause inside; -> (cut at the pause, the transcript)."""
+    a, b = voiced(piper_16k(voice, first)), voiced(piper_16k(voice, rest))
+    audio = np.concatenate([a, np.zeros(int(PAUSE_S * SR), np.float32), b])
+    r = await one_turn(c, f"{first} {rest}", audio, 1.5)
+    text = r["transcript"] if r else ""
+    cut = r is None or r["cut"] or wer(rest, " ".join(text.split()[-len(rest.split()):])) > 0.5
+    return cut, text
+
+
+async def run(url: str, turns: int, max_tokens: int, mode: str, pid: int | None,
+              rss_at: tuple[int, ...]) -> dict:
     voice = load_piper_voice()
     audios = {q: piper_16k(voice, q) for q in QUESTIONS}
-    c = await Client.connect(url, max_tokens=max_tokens)
+    c = await Client.connect(url, max_tokens=max_tokens, turn_detection=mode)
     await one_turn(c, "Hello!", piper_16k(voice, "Hello!"), 1.2)  # warm-up, not counted
-    results = []
+    results, rss = [], {}
     for i in range(turns):
         if i and i % 6 == 0:  # fresh sessions keep the prompt length realistic
             await c.close()
-            c = await Client.connect(url, max_tokens=max_tokens)
+            c = await Client.connect(url, max_tokens=max_tokens, turn_detection=mode)
         q = QUESTIONS[i % len(QUESTIONS)]
         r = await one_turn(c, q, audios[q], 1.2)
         if r is not None:
             results.append(r)
             t = r["timings"]
-            print(f"  {i:2d} v2v {r['client_v2v']:6.0f} ms  stt_done {t['stt_done']:5.0f}  "
-                  f"first_audio_sent {t['first_audio_sent']:5.0f}  wer {r['wer']:.2f}  "
-                  f"{r['transcript']!r}")
+            print(f"  {i:2d} v2v {r['client_v2v']:6.0f} ms  end {r['turn_end']:10s} "
+                  f"endpoint {t['endpoint_ms']:4.0f}  stt_done {t['stt_done']:5.0f}  "
+                  f"first_audio_sent {t['first_audio_sent']:5.0f}  wer {r['wer']:.2f}")
+        if pid is not None and i + 1 in rss_at:
+            rss[i + 1] = rss_mb(pid)
+            print(f"  RSS after turn {i + 1}: {rss[i + 1]:.0f} MB")
         await asyncio.sleep(0.3)
+    cuts = []
+    for first, rest in HESITATIONS:
+        cut, text = await hesitation(c, voice, first, rest)
+        cuts.append(cut)
+        print(f"  hesitation {'CUT' if cut else 'kept'}: {text!r}")
     await c.close()
+    return {"results": results, "rss": rss, "cuts": sum(cuts), "clips": len(cuts)}
 
+
+def report(mode: str, out: dict) -> float:
+    results = out["results"]
     rows = [r["timings"] for r in results]
     v2v = [r["client_v2v"] for r in results]
-    print(f"\n{len(results)} voice turns, real-time 20 ms frames, embedded engines (Silero VAD, "
-          f"Whisper tiny.en int8, SmolLM2-135M, Piper), {os.cpu_count()} cores, "
-          f"end-of-turn silence {silence_ms} ms\n")
+    print(f"\n{mode}: {len(results)} voice turns, real-time 20 ms frames, embedded engines "
+          f"(Silero VAD, Whisper tiny.en int8, SmolLM2-135M, Piper), {os.cpu_count()} cores\n")
     print(f"{'stage (ms since the end-of-turn decision)':40s} {'p50':>8s} {'p90':>8s} {'p99':>8s}")
     for stage in STAGES:
         print(row(stage, [t[stage] for t in rows if t[stage] is not None]))
@@ -113,12 +156,23 @@ async def run(url: str, turns: int, max_tokens: int, silence_ms: int) -> None:
     over = [t["overhead_ms"] for t in rows]
     print(row("server-added overhead", over, fmt="8.2f"))
     print(row("transcript word error rate", [r["wer"] for r in results], fmt="8.2f"))
-    goal = silence_ms + 1000.0
+    ends = {}
+    for r in results:
+        ends[r["turn_end"]] = ends.get(r["turn_end"], 0) + 1
+    print(f"turns ended by: {ends}; hesitation clips cut at the pause: "
+          f"{out['cuts']} of {out['clips']}")
+    if out["rss"]:
+        print("server RSS (llama.cpp child included): "
+              + ", ".join(f"turn {k}: {v:.0f} MB" for k, v in out["rss"].items()))
+        if len(out["rss"]) >= 2:
+            keys = sorted(out["rss"])
+            a, b = out["rss"][keys[1]], out["rss"][keys[-1]]
+            print(f"growth turn {keys[1]} -> {keys[-1]}: {100 * (b - a) / a:+.1f} % (goal within 5 %)")
     p50 = pct(v2v, 50)
-    print(f"\nvoice-to-voice p50 {p50:.0f} ms = {p50 / goal:.2f} x the goal "
-          f"({silence_ms} ms silence + 1.0 s = {goal:.0f} ms); {p50 / 2040:.2f} x the peer's "
-          f"2.04 s; p99 {pct(v2v, 99):.0f} ms")
+    print(f"voice-to-voice p50 {p50:.0f} ms = {p50 / 500:.2f} x the 500 ms goal; "
+          f"p90 {pct(v2v, 90):.0f}, p99 {pct(v2v, 99):.0f} ms")
     print(f"server-added overhead p50 {pct(over, 50):.2f} ms (goal 5), p99 {pct(over, 99):.2f} ms")
+    return p50
 
 
 def main() -> None:
@@ -126,14 +180,27 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=24)
     ap.add_argument("--max-tokens", type=int, default=60)
     ap.add_argument("--url", default="", help="a running server (its settings must match)")
+    ap.add_argument("--mode", default="semantic_vad", choices=["semantic_vad", "server_vad"])
+    ap.add_argument("--compare", action="store_true", help="semantic_vad and server_vad")
+    ap.add_argument("--rss", action="store_true", help="server RSS at turns 1, 10, 100")
     args = ap.parse_args()
-    proc, url = (None, args.url) if args.url else start_server()
-    try:
-        asyncio.run(wait_up(url))
-        silence = int(os.environ.get("AVATAR_VAD_END_SILENCE_MS", "500"))
-        asyncio.run(run(url, args.turns, args.max_tokens, silence))
-    finally:
-        stop_server(proc)
+    p50s = {}
+    for mode in (["semantic_vad", "server_vad"] if args.compare else [args.mode]):
+        proc, url = (None, args.url) if args.url else start_server()
+        try:
+            asyncio.run(wait_up(url))
+            if proc is not None and args.rss:
+                print(f"server RSS after start-up and warm-up: {rss_mb(proc.pid):.0f} MB")
+            out = asyncio.run(run(url, args.turns, args.max_tokens, mode,
+                                  proc.pid if proc is not None and args.rss else None,
+                                  (1, 10, 100)))
+            p50s[mode] = report(mode, out)
+        finally:
+            stop_server(proc)
+    if len(p50s) == 2:
+        print(f"\nsemantic_vad / server_vad voice-to-voice p50: "
+              f"{p50s['semantic_vad'] / p50s['server_vad']:.2f} "
+              f"({p50s['semantic_vad']:.0f} vs {p50s['server_vad']:.0f} ms)")
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     vad_max_utterance_s: float = 30.0
     smart_turn_model_path: Path | None = None  # None: the one in the pipecat-ai wheel
     smart_turn_silence_ms: int = 160  # silence before the model is asked (once per pause)
-    smart_turn_threshold: float = 0.8  # P(complete) at or above this ends the turn
+    smart_turn_threshold: float = 0.9  # P(complete) at or above this ends the turn
     smart_turn_max_silence_ms: int = 900  # an incomplete utterance ends on this much silence
     stt_model: str = ""  # path or faster-whisper model name; "" = embedded tiny.en
     # Non-English conversations, when stt_model is English-only: "" = the embedded multilingual

@@ -32,6 +32,16 @@ from realtime.store.outbox import Outbox
 log = logging.getLogger(__name__)
 
 
+def _one_blas_thread() -> None:
+    """numpy's OpenBLAS runs single-threaded in this process. Several worker threads (Whisper's
+    features, the end-of-turn model's, viseme fitting) call it at once, and its own thread pool,
+    shared between them, was seen to spin forever in ``exec_blas``; on 2 cores it only
+    oversubscribes anyway (the models have thread pools of their own)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def build_tts_engines(settings: Settings) -> list[TTSEngine]:
     from realtime.engines.tts.espeak import EspeakEngine
     from realtime.engines.tts.piper_engine import PiperEngine, ensure_aligned_voice
@@ -204,6 +214,7 @@ class Services:
 
     async def start(self) -> None:
         Path(self.settings.audio_dir).mkdir(parents=True, exist_ok=True)
+        _one_blas_thread()
         await self.gpu.start()  # gpu_host: probe the GPU services, settle the conversation plan
         jobs = [self.tts.start()]
         if self.llama is not None:
@@ -217,6 +228,7 @@ class Services:
         await self.memory.outbox.start()
         await self.counter.start()
         await self._warm_up()
+        await self._warm_speech()
 
     async def _start_long_term(self) -> None:
         """Connect, create indexes and write the presets; a store that is down at start is
@@ -247,6 +259,31 @@ class Services:
                     delay = min(delay * 2, 10.0)
 
         self._background.append(asyncio.create_task(retry(), name="long-term-start"))
+
+    async def _warm_speech(self) -> None:
+        """Run the voice path once before the first user, so its one-off allocations (the
+        cross-session VAD graph, the end-of-turn model, each TTS engine's first synthesis and
+        resampler) happen now: memory stays flat from the first turn on."""
+        import numpy as np
+
+        from realtime.pipeline.audio import StreamResampler
+
+        if self.vad_hub is not None:
+            model = self.vad_hub.model
+            states = [model.new_state(), model.new_state()]
+            await asyncio.to_thread(model.probs_batch, states, np.zeros((2, 512), np.float32))
+        if self.smart_turn is not None:
+            await self.smart_turn.probability(np.zeros(16000, np.float32))
+        for language, text in (("en", "Hello."), ("ko", "안녕하세요.")):
+            try:
+                engine, voice = self.tts.pick(language)
+                if engine.name not in ("piper", "espeak"):
+                    continue  # a remote engine's memory is not this process's
+                async for chunk in engine.synthesize(text, language=language, voice=voice):
+                    StreamResampler(chunk.sample_rate, self.settings.output_sample_rate
+                                    ).push(chunk.pcm)
+            except Exception as exc:  # noqa: BLE001 - a remote engine may be down at start
+                log.info("TTS warm-up (%s) skipped: %s", language, exc)
 
     async def _warm_up(self) -> None:
         """One tiny request with the default persona, so the first user turn finds the prompt

@@ -15,11 +15,13 @@ faster-whisper's ``FeatureExtractor`` computes exactly those features (checked a
 reference implementation in tests). The model runs in a worker thread of its own (~30-60 ms on
 one core), never behind a Whisper decode.
 
-Measured on Piper speech: complete sentences score 0.95-0.99 after 160 ms of silence; fragments
-("I would like to", "My name is", "Could you help me with") score 0.2-0.8, and every score
-rises as trailing silence grows, so the model is asked once per pause, early, with a threshold
-above one half (a false "complete" cuts the speaker off; a false "incomplete" only waits for the
-longer silence limit).
+Measured on Piper speech after 160 ms of silence: twelve complete questions score 0.93-0.99;
+fragments ending in a function word ("I would like to", "So I was thinking that", "Could you
+help me with", "My favourite food is") 0.02-0.81; every score rises as trailing silence grows.
+So the model is asked once per pause, early, and a turn ends only at 0.9 or more: a false
+"complete" cuts the speaker off, a false "incomplete" only waits for the longer silence. (It
+judges sound, not words: "Can you tell me", spoken as Piper speaks it, is a complete question
+to it, 0.97.)
 """
 
 from __future__ import annotations
