@@ -212,7 +212,8 @@ def main() -> None:
     FRAME = SR * args.frame_ms // 1000
     random.seed(7)
     proc, url = start_server(llm_base_url="http://127.0.0.1:9/v1",
-                             voice_turn_detection="manual")
+                             voice_turn_detection="manual", max_concurrent_sessions="1000",
+                             rate_limit_per_minute="0")
     if args.nice:  # the load generator yields the CPU to the server (clients are remote in life)
         os.nice(args.nice)
     try:

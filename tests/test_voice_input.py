@@ -82,7 +82,7 @@ async def test_audio_faster_than_real_time_is_bounded(live):
     assert mic.dropped_frames > 0
     # what was accepted is kept: the limit plus what real time allowed during the burst
     assert limit <= mic.received_ms <= limit + burst_ms + 40
-    assert mic._queued_ms <= limit
+    assert mic.frames.queued_ms <= limit
     # the stream slows to real time: frames are accepted again
     await asyncio.sleep(0.6)
     before = mic.received_ms
@@ -180,11 +180,11 @@ async def test_leaky_bucket_and_frame_checks_without_a_server():
         assert exc.value.code == "AUDIO_OVERRUN"
         assert mic.accept(frame, t) is None and mic.dropped_frames == 2  # silently, once reported
         async with asyncio.timeout(30):  # a stalled hub fails here instead of hanging CI
-            while mic._queued_ms > 0:  # the hub runs the accepted second through the VAD
+            while mic.frames.queued_ms > 0:  # the hub runs the accepted second through the VAD
                 await asyncio.sleep(0.005)
             for i in range(1, 200):  # real time afterwards: every frame accepted
                 mic.accept(frame, t + 0.5 + i * 0.02)
-                while mic._queued_ms > 100:  # let the hub run the VAD
+                while mic.frames.queued_ms > 100:  # let the hub run the VAD
                     await asyncio.sleep(0.005)
         assert mic.dropped_frames == 2
         with pytest.raises(ProtocolError):

@@ -16,32 +16,27 @@ the hub between batches, so they act on exactly the audio that arrived before th
 state is never touched while the model runs. No task wakes per frame: at 150 sessions that is
 7,500 frames a second, and the event loop is the bottleneck.
 
-Bounds: frames of 10-100 ms; a client may run at most ``voice_max_ahead_ms`` ahead of real time
-(a leaky bucket), and no more than that may wait unprocessed; frames over it are refused with
-``AUDIO_OVERRUN`` (reported once per episode). Utterances are capped by ``vad_max_utterance_s``.
+Frames are admitted by :class:`~realtime.listen.frames.FrameGate` (sizes, the leaky bucket
+against clients running ahead of real time, resampling). Utterances are capped by
+``vad_max_utterance_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import orjson
-import soxr
 
 from realtime.errors import ProtocolError
-from realtime.pipeline.audio import pcm16_to_float
+from realtime.listen.frames import FrameGate
+from realtime.listen.transcription import AUTO, SpeechTurn, Transcription
 from realtime.protocol.messages import (
-    AudioCleared, AudioCommitted, ErrorMsg, SpeechStarted, SpeechStopped, TranscriptFinal,
-    TranscriptPartial, TranscriptRejected,
+    AudioCleared, AudioCommitted, ErrorMsg, SpeechStarted, SpeechStopped,
 )
-from realtime.listen.stt import STTError
 from realtime.listen.vad import SAMPLE_RATE, StreamingVad, Utterance, VadEvent, VadOptions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,8 +45,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-MIN_FRAME_MS = 10.0
-MAX_FRAME_MS = 100.0
 
 
 def vad_options(s: Settings) -> VadOptions:
@@ -59,17 +52,6 @@ def vad_options(s: Settings) -> VadOptions:
                       min_speech_ms=s.vad_min_speech_ms, end_silence_ms=s.vad_end_silence_ms,
                       pre_roll_ms=s.vad_pre_roll_ms, post_roll_ms=s.vad_post_roll_ms,
                       max_utterance_s=s.vad_max_utterance_s)
-
-
-@dataclass(slots=True)
-class SpeechTurn:
-    """What a spoken turn carries into the turn engine (for its timings)."""
-
-    utterance_id: int
-    t0: float  # perf_counter of the end-of-turn decision (the turn's origin)
-    stt_done: float  # perf_counter when the transcript was ready
-    stt_ms: float  # inside the model
-    endpoint_ms: float  # audio from the end of speech to the decision
 
 
 class Listener(Protocol):
@@ -87,10 +69,9 @@ class Listener(Protocol):
     async def input_text(self, text: str, speech: SpeechTurn | None = None) -> None: ...
 
 
-AUTO = ("semantic_vad", "server_vad")  # the server ends turns (else push-to-talk)
 
 
-class MicInput:
+class MicInput(Transcription):
     def __init__(self, session: Listener, settings: Settings, hub, stt, metrics=None,
                  smart_turn=None) -> None:
         self.session = session
@@ -99,7 +80,8 @@ class MicInput:
         self.stt = stt
         self.metrics = metrics
         self.smart_turn = smart_turn  # SmartTurnModel, or None (semantic_vad unavailable)
-        self.rate = settings.voice_input_sample_rate
+        self.frames = FrameGate(settings.voice_input_sample_rate, settings.voice_max_ahead_ms,
+                                metrics)
         self.barge_in = settings.voice_barge_in
         self.vad = StreamingVad(hub.model, vad_options(settings))
         self.turn_detection = ""
@@ -111,11 +93,6 @@ class MicInput:
         self._queue: deque[tuple] = deque()
         self.closed = False
         self._tasks: set[asyncio.Task] = set()  # STT / partial tasks in the session's group
-        self._resampler: soxr.ResampleStream | None = None
-        self._ahead_ms = 0.0
-        self._last_arrival: float | None = None
-        self._queued_ms = 0.0
-        self._overrun = False  # an overrun episode is in progress (reported once)
         self._next_id = 0
         self._current: int | None = None  # utterance in progress
         self._barged = False  # barge-in considered for the current speech run
@@ -126,8 +103,6 @@ class MicInput:
         self._partial_task: asyncio.Task | None = None
         self._last_partial = 0.0
         self._max_samples = int(settings.vad_max_utterance_s * SAMPLE_RATE)
-        self.received_ms = 0.0
-        self.dropped_frames = 0
 
     # ------------------------------------------------------------------ configuration
     def set_turn_detection(self, mode: str) -> None:
@@ -145,59 +120,27 @@ class MicInput:
         """New VAD options for the audio that follows (queued like commit/clear)."""
         self._put(("vad", options))
 
+    @property
+    def rate(self) -> int:
+        return self.frames.rate
+
     def set_rate(self, rate: int) -> None:
-        if rate != self.rate:
-            self.rate = rate
-            self._resampler = None  # the next frame starts a fresh stream at the new rate
+        self.frames.rate = rate
+
+    @property
+    def received_ms(self) -> float:
+        return self.frames.received_ms
+
+    @property
+    def dropped_frames(self) -> int:
+        return self.frames.dropped_frames
 
     # ------------------------------------------------------------------ receive side
     def accept(self, data: bytes, now: float) -> None:
         """Validate one binary frame and queue it. Raises :class:`ProtocolError`."""
-        n_bytes = len(data)
-        if n_bytes % 2:
-            raise ProtocolError("INVALID_AUDIO_FRAME",
-                                f"PCM16LE frames have an even number of bytes, got {n_bytes}")
-        ms = n_bytes / 2 * 1000.0 / self.rate
-        if ms > MAX_FRAME_MS + 1e-6:
-            raise ProtocolError(
-                "AUDIO_FRAME_TOO_LARGE",
-                f"{ms:.0f} ms frame at {self.rate} Hz: frames are {MIN_FRAME_MS:.0f}-"
-                f"{MAX_FRAME_MS:.0f} ms (at most {int(self.rate * MAX_FRAME_MS / 1000) * 2} bytes)")
-        if ms < MIN_FRAME_MS - 1e-6:
-            raise ProtocolError(
-                "INVALID_AUDIO_FRAME",
-                f"{ms:.1f} ms frame at {self.rate} Hz: frames are {MIN_FRAME_MS:.0f}-"
-                f"{MAX_FRAME_MS:.0f} ms (at least {int(self.rate * MIN_FRAME_MS / 1000) * 2} bytes)")
-        if data[:1] == b"{" and _is_json(data):
-            raise ProtocolError("INVALID_AUDIO_FRAME",
-                                "a JSON message arrived as a binary frame; send it as text")
-        if self._last_arrival is not None:
-            self._ahead_ms = max(0.0, self._ahead_ms - (now - self._last_arrival) * 1000.0)
-        self._last_arrival = now
-        limit = self.settings.voice_max_ahead_ms
-        if self._ahead_ms + ms > limit or self._queued_ms + ms > limit:
-            self.dropped_frames += 1
-            if self.metrics is not None:
-                self.metrics.audio_dropped.inc()
-            if not self._overrun:
-                self._overrun = True
-                raise ProtocolError(
-                    "AUDIO_OVERRUN",
-                    f"audio is arriving faster than real time (more than {limit} ms ahead); "
-                    "frames are dropped until the stream slows down")
-            return
-        if self._overrun and self._ahead_ms < limit / 2:
-            self._overrun = False  # the episode is over once the client is well within bounds
-        self._ahead_ms += ms
-        x = pcm16_to_float(np.frombuffer(data, dtype="<i2"))
-        if self.rate != SAMPLE_RATE:
-            if self._resampler is None:
-                self._resampler = soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="float32",
-                                                      quality="HQ")
-            x = self._resampler.resample_chunk(x)
-        self.received_ms += ms
-        self._queued_ms += ms
-        self._put(("audio", x, now, ms))
+        got = self.frames.admit(data, now)
+        if got is not None:
+            self._put(("audio", got[0], now, got[1]))
 
     def commit(self, now: float) -> None:
         self._put(("commit", now))
@@ -250,7 +193,7 @@ class MicInput:
             _, x, t, ms = self._queue.popleft()
             chunks.append(x)
             received.append(t)
-            self._queued_ms -= ms
+            self.frames.queued_ms -= ms
         return (chunks[0] if len(chunks) == 1 else np.concatenate(chunks)), received
 
     def vad_done(self, events: list[VadEvent | Utterance], pcm: np.ndarray,
@@ -365,24 +308,7 @@ class MicInput:
         self._barged = False
         self._emit(AudioCleared(t_ms=round(self.vad.position_ms, 1)))
 
-    # ------------------------------------------------------------------ speech to text
-    def _maybe_speculate(self) -> None:
-        """Transcribe during the end-of-turn silence, so the text is ready when the turn ends."""
-        wait = self.settings.stt_speculative_silence_ms
-        if wait <= 0 or self.turn_detection not in AUTO:
-            return
-        silence = self.vad.silence_ms
-        if silence == 0.0:  # speaking again (or idle): a guess made in a pause is void
-            if self.vad.speaking:
-                self._drop_spec()
-            return
-        start = self.vad.silence_start_ms
-        if not getattr(self.stt, "idle", True):
-            return  # the worker is busy with real turns: a guess would only delay them
-        if silence >= wait and (self._spec is None or self._spec[0] != start):
-            self._drop_spec()
-            self._spec = (start, self._spawn(self._safe_transcribe(self.vad.current_audio())))
-
+    # ------------------------------------------------------------------ end of turn (model)
     def _maybe_judge(self) -> None:
         """semantic_vad: once per pause, after a short silence, ask the model whether the
         utterance is complete; if so, the turn ends now instead of after the long silence."""
@@ -411,82 +337,6 @@ class MicInput:
         silence = vad.silence_ms
         self._on_vad(vad.end_turn(), time.perf_counter(), smart_endpoint_ms=silence)
 
-    def _drop_spec(self) -> None:
-        if self._spec is not None:
-            self._spec[1].cancel()
-            self._spec = None
-
-    async def _safe_transcribe(self, audio: np.ndarray):
-        """-> Transcript, or the exception (a task in the session's group must not raise)."""
-        try:
-            return await self.stt.transcribe(audio, language=self.session.language)
-        except (STTError, ValueError) as exc:
-            return exc
-
-    def _transcribe(self, uid: int, utt: Utterance, t0: float, endpoint_ms: float,
-                    speculative: asyncio.Task | None = None, turn_end: str = "commit") -> None:
-        if self.metrics is not None:
-            self.metrics.turn_ends.labels(turn_end).inc()
-        self._spawn(self._stt(uid, utt, t0, endpoint_ms, speculative, turn_end), f"stt-{uid}")
-
-    async def _stt(self, uid: int, utt: Utterance, t0: float, endpoint_ms: float,
-                   speculative: asyncio.Task | None, turn_end: str) -> None:
-        try:
-            await self._stt_turn(uid, utt, t0, endpoint_ms, speculative, turn_end)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one bad utterance must not end the session
-            log.exception("voice turn %s failed", uid)
-            await self._send(ErrorMsg(code="INTERNAL_ERROR", message=f"voice turn: {exc}"))
-
-    async def _stt_turn(self, uid: int, utt: Utterance, t0: float, endpoint_ms: float,
-                        speculative: asyncio.Task | None, turn_end: str) -> None:
-        tr = None
-        if speculative is not None:
-            await asyncio.wait({speculative})  # raises only if this task itself is cancelled
-            if not speculative.cancelled() and not isinstance(speculative.result(), Exception):
-                tr = speculative.result()
-        if tr is None:
-            tr = await self._safe_transcribe(utt.audio)
-        if isinstance(tr, Exception):
-            await self._send(ErrorMsg(code=getattr(tr, "code", "STT_FAILED"), message=str(tr)))
-            return
-        t_done = time.perf_counter()
-        if self.metrics is not None:
-            self.metrics.transcripts.labels(tr.rejected or "ok").inc()
-        if not tr.ok:
-            log.debug("utterance %s rejected (%s): %r", uid, tr.rejected, tr.text)
-            await self._send(TranscriptRejected(utterance_id=uid, reason=tr.rejected))
-            return
-        stt_ms = round(tr.processing_s * 1000.0, 2)
-        await self._send(TranscriptFinal(utterance_id=uid, text=tr.text, language=tr.language,
-                                         start_ms=round(utt.start_ms, 1),
-                                         end_ms=round(utt.end_ms, 1), stt_ms=stt_ms,
-                                         model=tr.model or None, turn_end=turn_end))
-        turn = SpeechTurn(uid, t0, t_done, stt_ms, endpoint_ms)
-        try:
-            await self.session.input_text(tr.text, speech=turn)
-        except ProtocolError as exc:
-            await self._send(ErrorMsg(code=exc.code, message=str(exc)))
-
-    def _maybe_partial(self) -> None:
-        interval = self.settings.stt_partial_interval_ms
-        if interval <= 0 or not self.vad.speaking or self._current is None:
-            return
-        now = time.perf_counter()
-        if (self._partial_task is not None and not self._partial_task.done()) or \
-                (now - self._last_partial) * 1000.0 < interval or \
-                not getattr(self.stt, "idle", True):
-            return
-        self._last_partial = now
-        self._partial_task = self._spawn(self._partial(self._current, self.vad.current_audio()))
-
-    async def _partial(self, uid: int, audio: np.ndarray) -> None:
-        with contextlib.suppress(STTError, ValueError):
-            tr = await self.stt.transcribe(audio, language=self.session.language)
-            if tr.ok and self._current == uid:
-                await self._send(TranscriptPartial(utterance_id=uid, text=tr.text))
-
     async def _send(self, msg) -> None:
         await self.session.sink.json(msg)
 
@@ -494,11 +344,3 @@ class MicInput:
 def _rule(forced: bool, smart_endpoint_ms: float | None) -> str:
     return "max_length" if forced else "smart_turn" if smart_endpoint_ms is not None \
         else "silence"
-
-
-def _is_json(data: bytes) -> bool:
-    try:
-        orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return False
-    return True
