@@ -50,3 +50,24 @@ class LLM(abc.ABC):
 
     @abc.abstractmethod
     async def health(self) -> bool: ...
+
+
+class WrappedLLM(LLM):
+    """An LLM that adds behaviour around another one (the GPU gate, the live-first scheduler):
+    start, close, health and any other attribute (``base_url``...) are the wrapped one's."""
+
+    def __init__(self, inner: LLM) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def health(self) -> bool:
+        return await self.inner.health()
+

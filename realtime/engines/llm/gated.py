@@ -11,36 +11,22 @@ raises and bounds its wait, so a GPU host that is down never blocks a turn.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
-from realtime.engines.llm.base import LLM, ChatRequest, StreamStats
+from realtime.engines.llm.base import LLM, ChatRequest, StreamStats, WrappedLLM
 
 
-class GpuGatedLLM(LLM):
+class GpuGatedLLM(WrappedLLM):
     def __init__(self, inner: LLM, gpu) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.gpu = gpu  # gpu_host.client.GpuClient
         self.name = inner.name
 
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)  # base_url, list_models, ... of the wrapped engine
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    async def health(self) -> bool:
-        return await self.inner.health()
-
     async def stream(self, request: ChatRequest, stats: StreamStats) -> AsyncIterator[str]:
         stats.gpu_wait_ms = await self.gpu.conversation_ready("turn")
-        inner = self.inner.stream(request, stats)
-        try:
-            async for delta in inner:
-                yield delta
+        try:  # closing this (a cancelled turn) closes the upstream stream at once
+            async with aclosing(self.inner.stream(request, stats)) as stream:
+                async for delta in stream:
+                    yield delta
         finally:
-            close = getattr(inner, "aclose", None)
-            if close is not None:
-                await close()  # a cancelled turn closes the upstream stream at once
             self.gpu.live_signal("turn.end")

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from contextlib import aclosing
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from realtime.engines.llm.base import LLM, ChatRequest, StreamStats
+from realtime.engines.llm.base import LLM, ChatRequest, StreamStats, WrappedLLM
 
 log = logging.getLogger(__name__)
 POLICIES = ("preempt", "priority", "concurrent")
@@ -51,7 +52,7 @@ class BackgroundJob:
         return self.scheduler._background_stream(self, request, stats)
 
 
-class LLMScheduler(LLM):
+class LLMScheduler(WrappedLLM):
     """The LLM seam, with live streams first (see the module docstring)."""
 
     name = "scheduler"
@@ -59,25 +60,13 @@ class LLMScheduler(LLM):
     def __init__(self, inner: LLM, policy: str = "preempt", metrics=None) -> None:
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}")
-        self.inner = inner
+        super().__init__(inner)
         self.policy = policy
         self.metrics = metrics
         self._live = 0
         self._running: dict[asyncio.Task, BackgroundJob] = {}  # background requests in flight
         self._jobs: set[BackgroundJob] = set()  # waiting for the server to be free
         self.preemptions = 0
-
-    def __getattr__(self, name: str):  # base_url, client... of the wrapped LLM
-        return getattr(self.inner, name)
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    async def health(self) -> bool:
-        return await self.inner.health()
 
     @property
     def live(self) -> int:
@@ -106,12 +95,9 @@ class LLMScheduler(LLM):
                         self.metrics.llm_preemptions.inc()
                     task.cancel()
         try:
-            stream = self.inner.stream(request, stats)
-            try:
+            async with aclosing(self.inner.stream(request, stats)) as stream:
                 async for delta in stream:
                     yield delta
-            finally:
-                await stream.aclose()
         finally:
             self._live -= 1
             if self._live == 0:
@@ -124,12 +110,9 @@ class LLMScheduler(LLM):
         if self.policy == "priority":
             request = replace(request, priority=BACKGROUND_PRIORITY)
         if self.policy != "preempt":
-            stream = self.inner.stream(request, stats)
-            try:
+            async with aclosing(self.inner.stream(request, stats)) as stream:
                 async for delta in stream:
                     yield delta
-            finally:
-                await stream.aclose()
             return
         while True:
             await self._wait_turn(job)
@@ -170,11 +153,6 @@ class LLMScheduler(LLM):
 
     async def _collect(self, request: ChatRequest) -> tuple[list[str], StreamStats]:
         stats = StreamStats()
-        parts: list[str] = []
-        stream = self.inner.stream(request, stats)
-        try:
-            async for delta in stream:
-                parts.append(delta)
-        finally:
-            await stream.aclose()
+        async with aclosing(self.inner.stream(request, stats)) as stream:
+            parts = [delta async for delta in stream]
         return parts, stats
