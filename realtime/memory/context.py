@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from realtime.engines.llm.base import LLM, ChatRequest, StreamStats
@@ -156,6 +157,25 @@ class ContextManager:
         budget = self.budget(max_tokens)
         return await self.summarise(state, system, sys_t, budget, language,
                                     limit=budget + max_tokens, llm=llm)
+
+    async def warm(self, state: ContextState, system: str, language: str, llm=None) -> None:
+        """Prefill the next turn's prompt (persona + the new summary + the recent turns) in the
+        background. A new summary changes the prompt right after the persona, so a single-slot
+        server (llama.cpp caches only the last prompt) would otherwise read all of it again in
+        front of the next turn's first token; now that turn reads only its own words."""
+        if getattr(self.llm, "policy", None) != "preempt":
+            return  # vLLM caches prefixes itself; a parallel server needs no help
+        messages = [{"role": "system",
+                     "content": self._system_with_summary(system, state, language)}]
+        messages += [{"role": m["role"], "content": m["content"]} for m in state.messages]
+        messages.append({"role": "user", "content": "…"})
+        request = ChatRequest(messages=messages, model=self.model, temperature=0.0, max_tokens=1)
+        try:
+            async with aclosing((llm or self.llm).stream(request, StreamStats())) as stream:
+                async for _ in stream:
+                    pass
+        except Exception as exc:  # noqa: BLE001 - an optimisation only
+            log.info("prompt warm-up skipped: %s", exc)
 
     # ------------------------------------------------------------------ summaries
     @staticmethod

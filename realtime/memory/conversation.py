@@ -185,6 +185,7 @@ class Conversation:
                                                     llm=self._job):
                 self.dirty = True
                 await self._sync()
+                await self.memory.context.warm(self.state, system, language, llm=self._job)
         except Exception:  # noqa: BLE001 - the next turn summarises synchronously if it must
             log.exception("background summary failed")
 
