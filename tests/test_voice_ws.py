@@ -144,7 +144,10 @@ async def test_a_pause_inside_a_sentence_does_not_end_the_turn(live, piper_voice
         parts.append(x[int(on * SR / 1000): int(off * SR / 1000) + 1])
     gap = silence(0.3)  # > the 128 ms speculation point, < the 500 ms end of turn
     audio = np.concatenate([silence(0.4), parts[0], gap, parts[1], silence(1.0)])
-    c = await Client.connect(live.ws, tts_enabled=False, max_tokens=8)
+    # server_vad: the fixed silence rule ("I would like to know." alone is a whole sentence,
+    # which the end-of-turn model may rightly call complete; tests/test_smart_turn.py covers it)
+    c = await Client.connect(live.ws, turn_detection="server_vad", tts_enabled=False,
+                             max_tokens=8)
     await c.stream_audio(audio, speed=2.0)
     final = await c.expect("transcript.final", timeout=30)
     assert wer(f"{a} {b}", final["text"]) <= MAX_WER, final
@@ -264,8 +267,11 @@ async def test_speech_is_routed_by_the_conversation_language(live, piper_voice):
     """One server, two conversations: English speech goes to the fast English-only tiny.en,
     Korean speech to the embedded multilingual Whisper base (told the conversation is Korean).
     (espeak-ng's Korean is too robotic to check the words; the language and the route can be.)"""
-    en = await Client.connect(live.ws, tts_enabled=False, max_tokens=8)
-    ko = await Client.connect(live.ws, language="ko", tts_enabled=False, max_tokens=8)
+    # server_vad: "Good morning." is whole; the end-of-turn model may end the turn there
+    en = await Client.connect(live.ws, turn_detection="server_vad", tts_enabled=False,
+                              max_tokens=8)
+    ko = await Client.connect(live.ws, language="ko", turn_detection="server_vad",
+                              tts_enabled=False, max_tokens=8)
     assert en.ready["session"]["input_languages"] == ["en"]
     updated = (await ko.send({"type": "session.update", "language": "ko"}),
                await until(ko, "session.updated"))[1]

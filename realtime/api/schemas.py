@@ -291,7 +291,7 @@ class GpuStatus(BaseModel):
     model_config = ConfigDict(extra="allow")
     mode: str
     plan: str | None = None
-    switching: bool | None = None
+    switching: str | None = None  # the plan being switched to, while a switch runs
     ready: bool | None = None
     vram: VramResult | None = None
     leases: list[dict] = Field(default_factory=list)
