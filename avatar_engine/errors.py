@@ -5,6 +5,7 @@ from __future__ import annotations
 
 STATUS = {
     "VALIDATION_ERROR": 400,
+    "NOT_FOUND": 404,
     "INVALID_IMAGE": 400,
     "PAYLOAD_TOO_LARGE": 413,
     "IMAGE_TOO_LARGE": 413,

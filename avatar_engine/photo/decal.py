@@ -19,7 +19,7 @@ from avatar_engine.template.texture import project
 TYPICAL = {"head_width": 0.86, "eye_spacing": 0.46, "mouth_drop": 0.38, "mouth_width": 0.42,
            "jaw": 0.78}
 SPREAD = 0.12
-OPACITY = 0.8
+OPACITY = 0.6
 
 
 def ratios(face: Face) -> dict[str, float]:
@@ -78,6 +78,7 @@ def face_texture(rgb: np.ndarray, face: Face, spec: Spec) -> np.ndarray:
     # never on the rim (the back of the head, the neck and the hands sample it)
     yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
     rim = np.clip((0.47 - np.hypot(xx - 0.5, yy - 0.5)) / 0.04, 0, 1)
-    # 80 %: the photo's shading, softened into the stylised skin
+    # the photo's shading, softened (no pores, no folds) into the stylised skin
     alpha = (alpha.astype(np.float32) * rim * OPACITY).astype(np.uint8)
+    warped = cv2.bilateralFilter(warped, 9, 40, 5)
     return np.dstack([warped, alpha])
