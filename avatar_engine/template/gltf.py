@@ -16,14 +16,14 @@ import pygltflib as g
 
 from avatar_engine.template.clips import Clip
 from avatar_engine.template.morphs import TARGETS
-from avatar_engine.template.parts import Part, merge_by_material, srgb_to_linear
+from avatar_engine.template.parts import MATERIALS, Part, merge_by_material, srgb_to_linear
 from avatar_engine.template.shapes import unit
 
 GENERATOR = "avatar-realtime avatar_engine.template"
 _COMP = {np.dtype(np.float32): g.FLOAT, np.dtype(np.uint8): g.UNSIGNED_BYTE,
          np.dtype(np.uint16): g.UNSIGNED_SHORT, np.dtype(np.uint32): g.UNSIGNED_INT}
 ROUGHNESS = {"Skin": 0.62, "Hair": 0.48, "Eyes": 0.12, "EyeWhite": 0.18, "Lips": 0.42,
-             "Mouth": 0.8, "Clothes": 0.8}
+             "Mouth": 0.8, "Clothes": 0.8, "Body": 0.7}
 
 
 def _minmax(arr: np.ndarray) -> tuple[list[float], list[float]]:
@@ -94,11 +94,14 @@ class Writer:
         return len(self.gltf.textures) - 1
 
 
-def _materials(w: Writer, look: dict[str, tuple], texture: np.ndarray | None) -> dict[str, int]:
-    tex = w.png(texture) if texture is not None else None
+def _materials(w: Writer, look: dict[str, tuple], texture: np.ndarray | None,
+               used: set[str]) -> dict[str, int]:
+    tex = w.png(texture) if texture is not None and "Skin" in used else None
     out = {}
-    for name in ("Skin", "Hair", "Eyes", "EyeWhite", "Lips", "Mouth", "Clothes"):
-        rgb = {"EyeWhite": (0.97, 0.97, 0.97), "Mouth": (1.0, 1.0, 1.0)}.get(name) or look[name]
+    for name in [m for m in MATERIALS if m in used]:
+        # Mouth and a generated Body carry vertex colours (COLOR_0 multiplies the factor)
+        rgb = {"EyeWhite": (0.97, 0.97, 0.97), "Mouth": (1.0, 1.0, 1.0),
+               "Body": (1.0, 1.0, 1.0)}.get(name) or look[name]
         base = srgb_to_linear(rgb) + [1.0]
         pbr = g.PbrMetallicRoughness(baseColorFactor=base, metallicFactor=0.0,
                                      roughnessFactor=ROUGHNESS[name])
@@ -187,7 +190,7 @@ def build_gltf(parts: list[Part], skeleton: list[tuple], clips: list[Clip],
     """-> (glTF, binary blob, node index by joint name and "AvatarMesh")."""
     w = Writer()
     gl = w.gltf
-    materials = _materials(w, look, texture)
+    materials = _materials(w, look, texture, {p.material for p in parts})
     gl.nodes.append(g.Node(name="AvatarMesh", mesh=0, skin=0))  # a root of the scene
     nodes = _skeleton(w, skeleton)
     prims = [_primitive(w, part, materials[part.material]) for part in merge_by_material(parts)]

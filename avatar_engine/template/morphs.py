@@ -44,12 +44,13 @@ SHAPES = {"mouthOpen": {"open": 0.8}, "mouthSmile": {"smile": 1.0, "wide": 0.15}
 def add_morphs(parts: list[Part], head: Head) -> None:
     by = {p.name: p for p in parts}
     rest = {k: m[0] for k, m in head.mouth({}).items()}
-    skull = by["head"]
+    skull = by.get("head")  # absent when a generated mesh replaced it (its shapes came along)
 
     def mouth(name: str, params: dict) -> None:
         for key, (pos, _, _) in head.mouth(params).items():
             by[key].morphs[name] = (pos - rest[key]).astype(np.float32)
-        skull.morphs[name] = _jaw(skull.pos, head, params.get("open", 0.0))
+        if skull is not None:
+            skull.morphs[name] = _jaw(skull.pos, head, params.get("open", 0.0))
 
     for v in VISEMES:
         mouth(f"viseme_{v}", MOUTH[v])

@@ -16,7 +16,7 @@ from avatar_engine.template.head import Head
 from avatar_engine.template.shapes import ellipsoid, lathe, limb, surface, torus
 from avatar_engine.template.spec import Spec
 
-MATERIALS = ("Skin", "Hair", "Eyes", "EyeWhite", "Lips", "Mouth", "Clothes")
+MATERIALS = ("Skin", "Hair", "Eyes", "EyeWhite", "Lips", "Mouth", "Clothes", "Body")
 MOUTH_COLOURS = {"mouth": (0.36, 0.09, 0.12), "teeth_up": (0.98, 0.97, 0.93),
                  "teeth_down": (0.98, 0.97, 0.93), "tongue": (0.88, 0.42, 0.46)}
 
@@ -29,7 +29,8 @@ class Part:
     nrm: np.ndarray  # (n, 3) float32
     tri: np.ndarray  # (m, 3) uint32
     region: str = "head"  # head | body
-    bind: tuple = ("rigid", "Head")  # ("rigid", bone) | ("chain", axis, [(coord, bone), ...])
+    # ("rigid", bone) | ("chain", axis, [(coord, bone), ...]) | ("given",): weights already set
+    bind: tuple = ("rigid", "Head")
     uv: np.ndarray | None = None  # (n, 2) float32, textured parts only
     color: np.ndarray | None = None  # (n, 3) float32 linear (COLOR_0), Mouth only
     joints: np.ndarray | None = None  # (n, 4) uint8, set by rig

@@ -87,6 +87,8 @@ def rig(parts: list[Part], spec: Spec, head: Head | None = None) -> list[tuple]:
     for part in parts:
         kind = part.bind[0]
         n = len(part.pos)
+        if kind == "given":  # rigged elsewhere (gpu3d: weights transferred from the template)
+            continue
         if kind == "rigid":
             part.joints = np.zeros((n, 4), np.uint8)
             part.weights = np.zeros((n, 4), np.float32)

@@ -305,9 +305,12 @@ def png_bytes(seed: str, size: int = 16) -> bytes:
 
 class Gen3dEngine:
     def __init__(self, device: SimulatedDevice, need: Need, *, load_s: float = F.GEN3D_LOAD_S,
-                 run_s: float = F.GEN3D_RUN_S, holder: str = "gen3d") -> None:
+                 run_s: float = F.GEN3D_RUN_S, holder: str = "gen3d",
+                 make_result: Callable[[dict], bytes] | None = None) -> None:
         self.device, self.need, self.holder = device, need, holder
         self.load_s, self.run_s = load_s, run_s
+        self.make_result = make_result  # the GLB a run "makes" (default: an empty GLB)
+        self.sent: list[dict] = []
         self.loaded = False
         self.runs: dict[str, asyncio.Task] = {}
         self.results: dict[str, bytes] = {}
@@ -327,10 +330,12 @@ class Gen3dEngine:
 
     def send(self, params: dict) -> str:
         uid = str(uuid.uuid4())
+        self.sent.append(params)
 
         async def run() -> None:
             await asyncio.sleep(self.run_s)
-            self.results[uid] = b"glTF" + struct.pack("<II", 2, 12)  # an empty GLB header
+            self.results[uid] = (self.make_result(params) if self.make_result
+                                 else b"glTF" + struct.pack("<II", 2, 12))  # an empty GLB
 
         self.runs[uid] = asyncio.create_task(run(), name=f"gen3d-{uid}")
         return uid
