@@ -27,6 +27,9 @@ class JobError(Exception):
         self.code = code
         self.message = message
 
+    def __reduce__(self):  # raised in the job process, read back in the server
+        return (type(self), (self.code, self.message))
+
     @property
     def status(self) -> int:
         return STATUS.get(self.code, 500)

@@ -92,8 +92,8 @@ class SaqQueue:
             finally:
                 beat.cancel()
 
-        run_avatar_job.__name__ = self.FUNCTION
-        self.worker = Worker(self.queue, [run_avatar_job], concurrency=self.concurrency,
+        self.worker = Worker(self.queue, [(self.FUNCTION, run_avatar_job)],
+                             concurrency=self.concurrency,
                              timers={"abort": 0.1, "sweep": max(1, self.heartbeat_s // 2),
                                      "schedule": 1, "worker_info": 10},
                              cancellation_hard_deadline_s=10.0)

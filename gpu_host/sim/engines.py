@@ -131,6 +131,7 @@ class ComfyEngine:
         self.running: str | None = None
         self.history: dict[str, dict] = {}
         self.images: dict[str, bytes] = {}
+        self.uploads: dict[str, bytes] = {}  # POST /upload/image (the stand-in's LoadImage)
         self.flags: dict[str, bool] = {}
         self.interrupt_flag = False
         self.listeners: list[Callable[[str, dict, str | None], None]] = []
@@ -249,7 +250,10 @@ class ComfyEngine:
                 self._emit("progress", {"value": i + 1, "max": steps, "prompt_id": prompt_id,
                                         "node": sampler}, client_id)
             name = f"avatar_{next(self._ids):05d}_.png"
-            self.images[name] = png_bytes(prompt_id)
+            loaded = [n.get("inputs", {}).get("image") for n in prompt.values()
+                      if n.get("class_type") == "LoadImage"]
+            self.images[name] = next((self.uploads[x] for x in loaded if x in self.uploads),
+                                     None) or png_bytes(prompt_id)
             image = {"filename": name, "subfolder": "", "type": "output"}
             self.history[prompt_id] = {
                 "prompt": [0, prompt_id, prompt, {}, [saver]],
