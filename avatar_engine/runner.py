@@ -91,8 +91,10 @@ class Runner:
             doc["steps_done"] = [*doc["steps_done"], name]
             doc["timings"] = {**doc.get("timings", {}),
                               name: round((time.perf_counter() - t0) * 1000.0, 1)}
+            # which attempt finished each step: a resumed job shows where it picked up
+            doc["step_attempts"] = {**doc.get("step_attempts", {}), name: doc["attempts"]}
             await self.jobs.update(doc["_id"], steps_done=doc["steps_done"],
-                                   timings=doc["timings"])
+                                   timings=doc["timings"], step_attempts=doc["step_attempts"])
 
     async def _fallback(self, doc: dict, ctx: Ctx, why: str) -> None:
         log.warning("job %s: gpu3d failed (%s); the template takes over", doc["_id"], why)
