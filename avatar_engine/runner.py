@@ -20,6 +20,7 @@ from avatar_engine.errors import JobError
 from avatar_engine.events import Events
 from avatar_engine.jobs import ACTIVE, Jobs
 from avatar_engine.stages import Ctx, Fallback
+from gpu_host.errors import GpuError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ class Runner:
             return await self._finish(doc)
         except JobError as exc:
             return await self._finish(doc, error=exc)
+        except GpuError as exc:  # e.g. VRAM_INSUFFICIENT: the plan can never fit this GPU
+            return await self._finish(doc, error=JobError(
+                "GENERATION_FAILED", f"the GPU host refused the work: {exc.code}: {exc}"))
         except asyncio.CancelledError:
             await asyncio.shield(self._stopped(doc, ctx))
             raise

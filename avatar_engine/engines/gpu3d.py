@@ -58,8 +58,8 @@ async def replace_mesh(ctx, template: bytes) -> bytes:
         await ctx.save("gpu3d.glb", glb)
     try:
         return await ctx.cpu(merge, template, glb)
-    except MeshUnusable as exc:
-        raise Fallback(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - experimental: whatever breaks, the template stays
+        raise Fallback(f"{type(exc).__name__}: {exc}") from exc
 
 
 async def generate(ctx, url: str, image: bytes) -> bytes:
@@ -118,6 +118,8 @@ def read_mesh(glb: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         gl = load(glb)
     except Exception as exc:  # noqa: BLE001
         raise MeshUnusable(f"the sidecar's GLB cannot be read: {exc}") from exc
+    if gl is None or not gl.nodes:
+        raise MeshUnusable("the sidecar's GLB is empty")
     parents = {c: i for i, n in enumerate(gl.nodes) for c in (n.children or [])}
     pos, tri, col, base = [], [], [], 0
     for i, node in enumerate(gl.nodes):
