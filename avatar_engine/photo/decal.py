@@ -19,7 +19,8 @@ from avatar_engine.template.texture import project
 TYPICAL = {"head_width": 0.86, "eye_spacing": 0.46, "mouth_drop": 0.38, "mouth_width": 0.42,
            "jaw": 0.78}
 SPREAD = 0.12
-OPACITY = 0.6
+OPACITY = 0.75
+TONE = 0.5  # how much of the photo's shading stays
 
 
 def ratios(face: Face) -> dict[str, float]:
@@ -80,5 +81,18 @@ def face_texture(rgb: np.ndarray, face: Face, spec: Spec) -> np.ndarray:
     rim = np.clip((0.47 - np.hypot(xx - 0.5, yy - 0.5)) / 0.04, 0, 1)
     # the photo's shading, softened (no pores, no folds) into the stylised skin
     alpha = (alpha.astype(np.float32) * rim * OPACITY).astype(np.uint8)
-    warped = cv2.bilateralFilter(warped, 9, 40, 5)
-    return np.dstack([warped, alpha])
+    # no thin lines (a toon filter's ink, wrinkles): they read as dirt on a 3D face
+    warped = cv2.bilateralFilter(cv2.medianBlur(warped, 5), 9, 40, 5)
+    return np.dstack([_tone(warped, alpha, spec.look.skin), alpha])
+
+
+def _tone(rgb: np.ndarray, alpha: np.ndarray, skin) -> np.ndarray:
+    """The photo's light and shade, gentler, on the measured skin colour: deep shadows and
+    strong colour casts of the photo do not end up painted on the avatar's face."""
+    img = rgb.astype(np.float32)
+    lum = img @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    inside = alpha > 128
+    ref = float(np.median(lum[inside])) if inside.any() else float(lum.mean())
+    shade = np.clip(1.0 + TONE * (lum / max(ref, 1.0) - 1.0), 0.78, 1.12)[..., None]
+    tinted = np.asarray(skin, np.float32) * 255.0 * shade
+    return np.clip(0.7 * tinted + 0.3 * img, 0, 255).astype(np.uint8)
