@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import TYPE_CHECKING, Any
 
-from realtime.store.base import Doc, LongTermStore
+if TYPE_CHECKING:  # the store is the server's long-term store (realtime.store.base), any of them
+    from realtime.store.base import LongTermStore
+
+Doc = dict[str, Any]
 
 ACTIVE = ("queued", "processing")
 FINAL = ("completed", "failed", "cancelled")
@@ -32,7 +36,7 @@ def new_id() -> str:
 
 
 class Jobs:
-    def __init__(self, store: LongTermStore) -> None:
+    def __init__(self, store: "LongTermStore") -> None:
         self.store = store
 
     async def create(self, kind: str, user_id: str, options: dict, **fields) -> Doc:
@@ -85,4 +89,8 @@ def public(doc: Doc) -> dict:
         "result": result or None, "notes": doc.get("notes", []),
         "created_at": doc.get("created_at"), "updated_at": doc.get("updated_at"),
         "finished_at": doc.get("finished_at"),
+        # cancelled while running: how long after the cancel the worker had stopped
+        "stopped_ms": round((doc["stopped_at"] - doc["cancel_requested_at"]) * 1000.0, 1)
+        if doc.get("stopped_at") and doc.get("cancel_requested_at") else None,
+        "timings": doc.get("timings", {}),
     }

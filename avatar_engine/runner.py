@@ -58,8 +58,13 @@ class Runner:
                                       attempts=attempts):
             return None
         doc.update(status="processing", started_at=started, attempts=attempts)
-        ctx = Ctx(doc, self.jobs, self.pool, self.gpu, self.settings, self.validator,
-                  report=lambda f: None)
+        async with self.pool.slot() as slot:  # this job's CPU process
+            ctx = Ctx(doc, self.jobs, slot, self.gpu, self.settings, self.validator,
+                      report=lambda f: None)
+            return await self._run(doc, ctx)
+
+    async def _run(self, doc: dict, ctx: Ctx) -> str | None:
+        job_id = doc["_id"]
         try:
             await self._steps(doc, ctx)
             return await self._finish(doc)
@@ -135,13 +140,14 @@ class Runner:
         return doc["status"]
 
     async def _stopped(self, doc: dict, ctx: Ctx) -> None:
-        """Cancelled (by the user, or the worker shutting down): wait for the CPU step in flight,
-        then, if the user cancelled, record when the work stopped and clean up."""
-        if ctx.inflight:
-            await asyncio.wait(list(ctx.inflight), timeout=10.0)
+        """Cancelled by the user (or the worker is shutting down: then the job resumes later
+        from its last checkpoint): a CPU step in flight is killed with its process, then the
+        time the work stopped is recorded and the files go."""
         current = await self.jobs.get(doc["_id"])
         if current is None or current["status"] != "cancelled":
-            return  # a shutdown: the job resumes later from its last checkpoint
+            return
+        if any(not f.done() for f in ctx.inflight):
+            await ctx.pool.kill()
         stopped = time.time()
         await self.jobs.update(doc["_id"], statuses=("cancelled",), stopped_at=stopped,
                                current_step=None)

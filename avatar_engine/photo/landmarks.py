@@ -9,7 +9,9 @@ a face mesh takes ~10 ms on a 2-core machine.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 from dataclasses import dataclass
 
@@ -69,15 +71,36 @@ class Face:
                    doc["faces"])
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """MediaPipe's import and graph set-up print C++ log lines and a harmless protobuf message
+    straight to file descriptor 2; they are not ours to show."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _models():
     m = getattr(_local, "models", None)
     if m is None:
-        from mediapipe.python.solutions import face_detection, face_mesh, selfie_segmentation
+        with _quiet_stderr():
+            from mediapipe.python.solutions import (
+                face_detection, face_mesh, selfie_segmentation,
+            )
 
-        m = (face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5),
-             face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-                                min_detection_confidence=0.5),
-             selfie_segmentation.SelfieSegmentation(model_selection=0))
+            m = (face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5),
+                 face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
+                                    refine_landmarks=True, min_detection_confidence=0.5),
+                 selfie_segmentation.SelfieSegmentation(model_selection=0))
         _local.models = m
     return m
 

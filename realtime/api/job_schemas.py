@@ -45,6 +45,9 @@ class JobStatusData(BaseModel):
     created_at: float | None = None
     updated_at: float | None = None
     finished_at: float | None = None
+    stopped_ms: float | None = Field(None, description="Cancelled while running: milliseconds "
+                                                       "from the cancel to the work stopped")
+    timings: dict[str, float] = Field(default_factory=dict, description="Milliseconds per step")
 
 
 class JobStatusResponse(BaseModel):
