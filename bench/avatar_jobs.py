@@ -103,6 +103,8 @@ class Jobs:
 
 
 def line(name: str, xs: list[float], unit: str = "s") -> str:
+    if not xs:
+        return f"{name:38s} (not measured)"
     return (f"{name:38s} p50 {pct(xs, 50):7.2f} {unit}  p95 {pct(xs, 95):7.2f} {unit}  "
             f"min {min(xs):6.2f}  max {max(xs):6.2f}  (n={len(xs)})")
 
@@ -147,6 +149,10 @@ async def voice_run(url: str, photo: bytes, turns: int, blocks: int) -> dict:
             r = await one_turn(c, q, audios[q], 1.2)
             if r is not None:
                 out[mode].append(r["client_v2v"])
+                t = r["timings"]
+                print(f"  {mode:7s} v2v {r['client_v2v']:6.0f} ms  stt_done {t['stt_done']:5.0f}  "
+                      f"llm_first_token {t['llm_first_token']:5.0f}  first_audio_sent "
+                      f"{t['first_audio_sent']:5.0f}  endpoint {t['endpoint_ms'] or 0:5.0f}", flush=True)
             await asyncio.sleep(0.3)
         if loader is not None:
             loader.cancel()

@@ -107,7 +107,9 @@ def _models():
 
 def warm_up() -> None:
     """Load the graphs in this thread (the first job would otherwise pay ~0.7 s)."""
-    detect(np.full((192, 192, 3), 127, np.uint8), allow_none=True)
+    with _quiet_stderr():  # the first inference logs its delegates
+        detect(np.full((192, 192, 3), 127, np.uint8), allow_none=True)
+        person_mask(np.full((192, 192, 3), 127, np.uint8))
 
 
 def detect(rgb: np.ndarray, allow_none: bool = False) -> Face | None:

@@ -84,4 +84,5 @@ class Ctx:
         fut = self.pool.submit(fn, *args)
         self.inflight.add(fut)
         fut.add_done_callback(self.inflight.discard)
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # read, even if killed
         return await asyncio.shield(fut)
