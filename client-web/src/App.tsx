@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import { Stage } from './avatar/Stage';
+import { CreateButton, CreatePanel } from './create/CreatePanel';
 import type { Conversation } from './conversation/controller';
 import { useStore } from './state/store';
 import { ChatLog, Composer } from './ui/Chat';
@@ -41,10 +42,12 @@ export function App({ conversation }: { conversation: Conversation }) {
           <ConnectionState />
           <CharacterPicker />
           <LatencyReadout />
+          <CreateButton />
         </header>
         <main className="stage">
           <Stage conversation={conversation} />
           {avatarError && <div className="stage-note">The avatar could not be loaded: {avatarError}</div>}
+          <CreatePanel />
         </main>
         <aside className="panel">
           <AnswerLanguageNote />

@@ -131,6 +131,7 @@ class ComfyEngine:
         self.running: str | None = None
         self.history: dict[str, dict] = {}
         self.images: dict[str, bytes] = {}
+        self.uploads: dict[str, bytes] = {}  # POST /upload/image (the stand-in's LoadImage)
         self.flags: dict[str, bool] = {}
         self.interrupt_flag = False
         self.listeners: list[Callable[[str, dict, str | None], None]] = []
@@ -249,7 +250,10 @@ class ComfyEngine:
                 self._emit("progress", {"value": i + 1, "max": steps, "prompt_id": prompt_id,
                                         "node": sampler}, client_id)
             name = f"avatar_{next(self._ids):05d}_.png"
-            self.images[name] = png_bytes(prompt_id)
+            loaded = [n.get("inputs", {}).get("image") for n in prompt.values()
+                      if n.get("class_type") == "LoadImage"]
+            self.images[name] = next((self.uploads[x] for x in loaded if x in self.uploads),
+                                     None) or png_bytes(prompt_id)
             image = {"filename": name, "subfolder": "", "type": "output"}
             self.history[prompt_id] = {
                 "prompt": [0, prompt_id, prompt, {}, [saver]],
@@ -305,9 +309,12 @@ def png_bytes(seed: str, size: int = 16) -> bytes:
 
 class Gen3dEngine:
     def __init__(self, device: SimulatedDevice, need: Need, *, load_s: float = F.GEN3D_LOAD_S,
-                 run_s: float = F.GEN3D_RUN_S, holder: str = "gen3d") -> None:
+                 run_s: float = F.GEN3D_RUN_S, holder: str = "gen3d",
+                 make_result: Callable[[dict], bytes] | None = None) -> None:
         self.device, self.need, self.holder = device, need, holder
         self.load_s, self.run_s = load_s, run_s
+        self.make_result = make_result  # the GLB a run "makes" (default: an empty GLB)
+        self.sent: list[dict] = []
         self.loaded = False
         self.runs: dict[str, asyncio.Task] = {}
         self.results: dict[str, bytes] = {}
@@ -327,10 +334,12 @@ class Gen3dEngine:
 
     def send(self, params: dict) -> str:
         uid = str(uuid.uuid4())
+        self.sent.append(params)
 
         async def run() -> None:
             await asyncio.sleep(self.run_s)
-            self.results[uid] = b"glTF" + struct.pack("<II", 2, 12)  # an empty GLB header
+            self.results[uid] = (self.make_result(params) if self.make_result
+                                 else b"glTF" + struct.pack("<II", 2, 12))  # an empty GLB
 
         self.runs[uid] = asyncio.create_task(run(), name=f"gen3d-{uid}")
         return uid

@@ -30,14 +30,17 @@ class ErrorEnvelope(BaseModel):
 
 
 _WHY = {
-    400: "Invalid request (VALIDATION_ERROR, TEXT_TOO_LONG, INVALID_AUDIO, AUDIO_TOO_LONG)",
+    400: "Invalid request (VALIDATION_ERROR, TEXT_TOO_LONG, INVALID_AUDIO, AUDIO_TOO_LONG, "
+         "INVALID_IMAGE)",
     401: "Missing or invalid session token (UNAUTHORIZED; token mode only)",
     403: "Not allowed (FORBIDDEN), e.g. changing a preset",
     404: "Unknown resource or path (NOT_FOUND)",
     409: "The id is taken (CONFLICT)",
-    413: "Body too large (PAYLOAD_TOO_LARGE)",
+    413: "Body too large (PAYLOAD_TOO_LARGE, IMAGE_TOO_LARGE)",
     415: "Wrong content type (UNSUPPORTED_MEDIA_TYPE)",
+    422: "The photo has no usable face (NO_FACE_DETECTED, MULTIPLE_FACES)",
     429: "Too many requests (RATE_LIMITED); see retry_after and the Retry-After header",
+    451: "A model's licence excludes this deployment's region (LICENSE_RESTRICTED)",
     500: "The work failed (GENERATION_FAILED, TTS_FAILED, STT_FAILED, INTERNAL_ERROR)",
     503: "An engine or store is down, or the server is full (SERVICE_UNAVAILABLE)",
     507: "The GPU plan does not fit in VRAM (VRAM_INSUFFICIENT); nothing changed",

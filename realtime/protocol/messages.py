@@ -356,6 +356,39 @@ class Pong(_Msg):
     server_time_ms: float
 
 
+class JobError(_Msg):
+    code: str
+    message: str
+
+
+class JobProgress(_Msg):
+    """An avatar job of this user moved on (sent to every ``/ws`` session of the job's owner;
+    the same fields as ``GET /api/generate/status/{job_id}``)."""
+
+    type: Literal["job.progress"] = "job.progress"
+    job_id: str
+    kind: Literal["generate", "style"]
+    status: Literal["queued", "processing", "completed", "failed", "cancelled"]
+    progress: int = Field(..., ge=0, le=100)
+    current_step: str | None = Field(None, description="validate | detect | style | build | "
+                                                       "rig | face | clips | export | check | "
+                                                       "thumbnail")
+
+
+class JobDone(_Msg):
+    """An avatar job of this user ended: ``completed`` (``result_url``), ``failed`` (``error``)
+    or ``cancelled``."""
+
+    type: Literal["job.done"] = "job.done"
+    job_id: str
+    kind: Literal["generate", "style"]
+    status: Literal["completed", "failed", "cancelled"]
+    progress: int = Field(..., ge=0, le=100)
+    current_step: str | None = None
+    result_url: str | None = None
+    error: JobError | None = None
+
+
 class AudioPayload(_Msg):
     """SSE only: the binary audio frame as JSON (``pcm`` is base64 PCM16LE)."""
 
@@ -371,7 +404,7 @@ ServerMessage = Annotated[
     Union[SessionReady, SessionUpdated, ResponseStarted, TextDelta, SentenceMsg, VisemesMsg,
           AudioDone, Animation, ResponseInterrupted, ResponseDone, SpeechStarted, SpeechStopped,
           AudioCommitted, AudioCleared, TranscriptPartial, TranscriptFinal, TranscriptRejected,
-          ErrorMsg, Pong, AudioPayload],
+          ErrorMsg, Pong, AudioPayload, JobProgress, JobDone],
     Field(discriminator="type"),
 ]
 

@@ -2,7 +2,8 @@
 
 Short-term (:class:`ShortTermStore`): per-session conversation context with a TTL, cached
 summaries, concurrent-session slots and rate-limit counters. Long-term (:class:`LongTermStore`):
-sessions, messages, characters and feedback. Documents are plain dicts with the fields listed in
+sessions, messages, characters, feedback, and avatar jobs with their files (checkpoints,
+results). Documents are plain dicts with the fields listed in
 ``docs/architecture.md``; ``_id`` is a string id everywhere.
 """
 
@@ -136,3 +137,38 @@ class LongTermStore(_Store):
     async def list_feedback(self, min_rating: int | None = None, max_rating: int | None = None,
                             since: float | None = None, until: float | None = None) -> list[Doc]:
         ...
+
+    # --- avatar jobs (avatar_engine.jobs) ------------------------------------------------------
+    @abstractmethod
+    async def put_job(self, doc: Doc) -> None:
+        """Insert or replace by ``_id`` (fields: ``user_id``, ``kind``, ``status``,
+        ``created_at``, ...)."""
+
+    @abstractmethod
+    async def get_job(self, job_id: str) -> Doc | None: ...
+
+    @abstractmethod
+    async def update_job(self, job_id: str, fields: Doc,
+                         statuses: list[str] | None = None) -> bool:
+        """Set ``fields`` on the job if its status is one of ``statuses`` (any when None);
+        False when there is no such job or its status is not one of them (atomic)."""
+
+    @abstractmethod
+    async def list_jobs(self, user_id: str, kind: str, limit: int,
+                        before: float | None = None) -> list[Doc]:
+        """The user's jobs of ``kind``, newest first by ``created_at`` (``< before``)."""
+
+    @abstractmethod
+    async def unfinished_jobs(self) -> list[Doc]:
+        """Jobs ``queued`` or ``processing`` (to resume after a restart), oldest first."""
+
+    @abstractmethod
+    async def put_blob(self, key: str, data: bytes) -> None:
+        """Store bytes under ``key`` (``job_id/name``), replacing what was there."""
+
+    @abstractmethod
+    async def get_blob(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def delete_blobs(self, keys: list[str]) -> int:
+        """Delete these keys; -> how many existed."""

@@ -1,20 +1,24 @@
 """MongoDB long-term store through PyMongo's ``AsyncMongoClient`` (Motor is end-of-life).
 
-Collections: ``sessions``, ``messages``, ``characters``, ``feedback``; indexes are created at
+Collections: ``sessions``, ``messages``, ``characters``, ``feedback``, ``jobs`` and ``blobs``
+(a file in chunks of 1 MiB: documents stay far below MongoDB's 16 MiB); indexes are created at
 start. Every outbox operation is idempotent (insert-once upserts by ``_id``, ``$set`` patches,
 ``$max`` on ``updated_at``), so a batch retried after a failure lands exactly once.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from bson import Binary
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.errors import PyMongoError
 
 from realtime.store.base import Doc, LongTermStore, StoreUnavailable
 
 _BOOLS = ("interrupted", "context_summarized", "preset")
+CHUNK = 2**20
 PUBLIC = "*"  # owner_key of presets (matching ``owner: null`` is not portable across servers)
 
 
@@ -56,6 +60,10 @@ class MongoLongTermStore(LongTermStore):
                                                   ("user_id", ASCENDING)], unique=True))
         await self._run(db.feedback.create_index([("rating", ASCENDING),
                                                   ("created_at", ASCENDING)]))
+        await self._run(db.jobs.create_index([("user_id", ASCENDING), ("kind", ASCENDING),
+                                              ("created_at", DESCENDING)]))
+        await self._run(db.jobs.create_index([("status", ASCENDING), ("created_at", ASCENDING)]))
+        await self._run(db.blobs.create_index([("key", ASCENDING), ("gen", ASCENDING)]))
 
     async def close(self) -> None:
         await self._client.close()
@@ -162,3 +170,58 @@ class MongoLongTermStore(LongTermStore):
             query["created_at"] = created
         cursor = self._db.feedback.find(query, {"_id": 0}).sort("created_at", ASCENDING)
         return await self._run(cursor.to_list())
+
+    # --- avatar jobs ----------------------------------------------------------------------------
+    async def put_job(self, doc: Doc) -> None:
+        await self._run(self._db.jobs.replace_one({"_id": doc["_id"]}, doc, upsert=True))
+
+    async def get_job(self, job_id: str) -> Doc | None:
+        return await self._run(self._db.jobs.find_one({"_id": job_id}))
+
+    async def update_job(self, job_id: str, fields: Doc,
+                         statuses: list[str] | None = None) -> bool:
+        query: Doc = {"_id": job_id}
+        if statuses is not None:
+            query["status"] = {"$in": list(statuses)}
+        res = await self._run(self._db.jobs.update_one(query, {"$set": fields}))
+        return res.matched_count > 0
+
+    async def list_jobs(self, user_id: str, kind: str, limit: int,
+                        before: float | None = None) -> list[Doc]:
+        query: Doc = {"user_id": user_id, "kind": kind}
+        if before is not None:
+            query["created_at"] = {"$lt": before}
+        cursor = self._db.jobs.find(query).sort("created_at", DESCENDING).limit(limit)
+        return await self._run(cursor.to_list())
+
+    async def unfinished_jobs(self) -> list[Doc]:
+        cursor = self._db.jobs.find({"status": {"$in": ["queued", "processing"]}}).sort(
+            "created_at", ASCENDING)
+        return await self._run(cursor.to_list())
+
+    async def put_blob(self, key: str, data: bytes) -> None:
+        chunks = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
+        gen = time.time_ns()  # a new generation, then the old ones go: readers see whole files
+        await self._run(self._db.blobs.insert_many([
+            {"_id": f"{key}#{gen}#{n}", "key": key, "gen": gen, "n": n, "of": len(chunks),
+             "data": Binary(piece)} for n, piece in enumerate(chunks)]))
+        await self._run(self._db.blobs.delete_many({"key": key, "gen": {"$lt": gen}}))
+
+    async def get_blob(self, key: str) -> bytes | None:
+        rows = await self._run(self._db.blobs.find({"key": key}).to_list())
+        gens: dict[int, list] = {}
+        for r in rows:
+            gens.setdefault(r["gen"], []).append(r)
+        for gen in sorted(gens, reverse=True):  # the newest complete generation
+            parts = sorted(gens[gen], key=lambda r: r["n"])
+            if len(parts) == parts[0]["of"]:
+                return b"".join(bytes(r["data"]) for r in parts)
+        return None
+
+    async def delete_blobs(self, keys: list[str]) -> int:
+        if not keys:
+            return 0
+        existing = {r["key"] for r in await self._run(self._db.blobs.find(
+            {"key": {"$in": keys}}, {"key": 1, "_id": 0}).to_list())}
+        await self._run(self._db.blobs.delete_many({"key": {"$in": keys}}))
+        return len(existing)

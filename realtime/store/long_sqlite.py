@@ -30,6 +30,12 @@ CREATE TABLE IF NOT EXISTS feedback (
   message_id TEXT NOT NULL, user_id TEXT NOT NULL, rating INTEGER NOT NULL,
   created_at REAL NOT NULL, doc BLOB NOT NULL, PRIMARY KEY (message_id, user_id));
 CREATE INDEX IF NOT EXISTS feedback_rating ON feedback (rating, created_at);
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+  created_at REAL NOT NULL, doc BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user_id, kind, created_at);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
+CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
 
 
@@ -196,3 +202,68 @@ class SqliteLongTermStore(LongTermStore):
                 sql += f" AND {cond}"
                 args.append(value)
         return await self._call(self._rows, sql + " ORDER BY created_at", tuple(args))
+
+    # --- avatar jobs ----------------------------------------------------------------------------
+    @staticmethod
+    def _job_row(doc: Doc) -> tuple:
+        return (doc["_id"], doc["user_id"], doc["kind"], doc["status"], doc["created_at"],
+                _dumps(doc))
+
+    async def put_job(self, doc: Doc) -> None:
+        await self._call(lambda: self._db.execute(
+            "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?)", self._job_row(doc)))
+
+    async def get_job(self, job_id: str) -> Doc | None:
+        rows = await self._call(self._rows, "SELECT doc FROM jobs WHERE id = ?", (job_id,))
+        return rows[0] if rows else None
+
+    async def update_job(self, job_id: str, fields: Doc,
+                         statuses: list[str] | None = None) -> bool:
+        def run() -> bool:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                doc = orjson.loads(row[0]) if row else None
+                if doc is None or (statuses is not None and doc["status"] not in statuses):
+                    db.execute("ROLLBACK")
+                    return False
+                doc.update(fields)
+                db.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?)",
+                           self._job_row(doc))
+                db.execute("COMMIT")
+                return True
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        return await self._call(run)
+
+    async def list_jobs(self, user_id: str, kind: str, limit: int,
+                        before: float | None = None) -> list[Doc]:
+        sql, args = "SELECT doc FROM jobs WHERE user_id = ? AND kind = ?", [user_id, kind]
+        if before is not None:
+            sql += " AND created_at < ?"
+            args.append(before)
+        return await self._call(self._rows, sql + " ORDER BY created_at DESC LIMIT ?",
+                                (*args, limit))
+
+    async def unfinished_jobs(self) -> list[Doc]:
+        return await self._call(self._rows, "SELECT doc FROM jobs WHERE status IN "
+                                            "('queued', 'processing') ORDER BY created_at")
+
+    async def put_blob(self, key: str, data: bytes) -> None:
+        await self._call(lambda: self._db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)",
+                                                  (key, data)))
+
+    async def get_blob(self, key: str) -> bytes | None:
+        row = await self._call(lambda: self._db.execute("SELECT data FROM blobs WHERE key = ?",
+                                                        (key,)).fetchone())
+        return bytes(row[0]) if row else None
+
+    async def delete_blobs(self, keys: list[str]) -> int:
+        if not keys:
+            return 0
+        marks = ",".join("?" * len(keys))
+        return await self._call(lambda: self._db.execute(
+            f"DELETE FROM blobs WHERE key IN ({marks})", tuple(keys)).rowcount)

@@ -13,7 +13,10 @@ diffusion model, no GPU. It answers ComfyUI's own HTTP and WebSocket API as ``se
   torch_vram_total, torch_vram_free}]}`` in bytes, read from the simulated device, i.e. the whole
   GPU as CUDA reports it, not just ComfyUI's share;
 * ``POST /interrupt``, ``POST /free {unload_models, free_memory}``, ``POST /queue {clear,
-  delete}``, ``GET /queue``, ``GET /object_info``.
+  delete}``, ``GET /queue``, ``GET /object_info``;
+* ``POST /upload/image`` (multipart ``image``, ``overwrite``, ``subfolder``) -> ``{name,
+  subfolder, type: input}``; a graph whose ``LoadImage`` names an uploaded image "renders" that
+  image back (no diffusion here: the output is the input, byte for byte).
 
 Prompt-worker semantics (``main.py`` ``prompt_worker``, ``execution.py``) are those of
 ``gpu_host.sim.engines.ComfyEngine``: ``/free`` only sets flags, acted on after the prompt that
@@ -43,7 +46,8 @@ from gpu_host.sim.engines import ComfyEngine, validate_graph
 
 MB = 2**20
 NODES = ("CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler",
-         "VAEDecode", "SaveImage", "LoadImage", "IPAdapterAdvanced")
+         "VAEDecode", "VAEEncode", "SaveImage", "LoadImage", "IPAdapterAdvanced",
+         "IPAdapterUnifiedLoader")
 
 
 def create_app(sim_dir, *, total_mb: int = F.RTX_3090_MB,
@@ -170,6 +174,19 @@ def create_app(sim_dir, *, total_mb: int = F.RTX_3090_MB,
         for prompt_id in body.get("delete") or []:
             engine.queue = type(engine.queue)(q for q in engine.queue if q[0] != prompt_id)
         return Response(status_code=200)
+
+    @app.post("/upload/image")
+    async def upload_image(request: Request) -> JSONResponse:
+        form = await request.form()
+        image = form.get("image")
+        if image is None or not hasattr(image, "read"):
+            return Response(status_code=400)
+        name = image.filename or "upload.png"
+        if "/" in name or ".." in name:
+            return Response(status_code=400)
+        subfolder = str(form.get("subfolder") or "")
+        engine.uploads[f"{subfolder}/{name}" if subfolder else name] = await image.read()
+        return JSONResponse({"name": name, "subfolder": subfolder, "type": "input"})
 
     @app.get("/object_info")
     async def object_info() -> JSONResponse:

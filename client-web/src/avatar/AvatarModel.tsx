@@ -7,6 +7,9 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { useFrame, useThree } from '@react-three/fiber';
 import * as THREE from 'three';
 import type { Conversation } from '../conversation/controller';
+import { authorizedUrl } from '../create/api';
+import { useCreate } from '../create/store';
+import { VISEMES } from '../lipsync/visemes';
 import { MouthSmoother, openness } from '../lipsync/visemes';
 import { useStore } from '../state/store';
 import { recordMouth, setTestRig, testControls, testing } from '../testing/hook';
@@ -50,7 +53,7 @@ export function AvatarModel({ conversation }: { conversation: Conversation }) {
   useEffect(() => {
     let cancelled = false;
     useStore.setState((s) => ({ avatar: { ...s.avatar, status: 'loading', message: null } }));
-    loadAvatar(url)
+    loadAvatar(authorizedUrl(url))
       .then((r) => {
         if (cancelled) return disposeAvatar(r);
         const previous = current.current;
@@ -79,14 +82,39 @@ export function AvatarModel({ conversation }: { conversation: Conversation }) {
     if (rig) frame(rig, camera, controls);
   }, [rig, camera, controls]);
 
+  // the creation panel's preview: a clip of the file plays through an AnimationMixer
+  const mixer = useMemo(() => (rig ? new THREE.AnimationMixer(rig.root) : null), [rig]);
+  const playing = useRef<string | null>(null);
+  const rest = useMemo(() => {  // the pose to go back to when a clip stops
+    const out = new Map<THREE.Object3D, THREE.Quaternion>();
+    rig?.root.traverse((o) => out.set(o, o.quaternion.clone()));
+    return out;
+  }, [rig]);
+
   useFrame((_, dt) => {
     const c = conversation;
     c.player.measureOutput();
     if (!rig || testControls.frozen) return;
+    const preview = useCreate.getState().preview;
+    const clip = preview.clip ? rig.root.animations.find((a) => a.name === preview.clip) : undefined;
+    if (mixer && (clip?.name ?? null) !== playing.current) {
+      mixer.stopAllAction();
+      for (const [o, q] of rest) o.quaternion.copy(q);
+      if (clip) mixer.clipAction(clip).reset().play();
+      playing.current = clip?.name ?? null;
+    }
+    if (mixer && clip) { // the clip drives bones and morphs alone
+      mixer.update(dt);
+      rig.update(dt);
+      if (testing) recordMouth();
+      return;
+    }
     const pos = c.player.positionMs(c.performance.responseId);
     const perf = c.performance.sample(pos);
-    const weights = smoother.step(testControls.mouth ?? perf.visemes, dt);
+    const held = preview.viseme ? Float32Array.from(VISEMES, (v) => (v === preview.viseme ? 1 : 0)) : null;
+    const weights = smoother.step(testControls.mouth ?? held ?? perf.visemes, dt);
     const pose = motion.update(dt, { talking: perf.talking, energy: openness(weights), cues: perf.cues });
+    if (preview.blink) pose.blink = [1, 1];
     rig.apply(weights, pose);
     rig.update(dt);
     if (testing) recordMouth();

@@ -23,6 +23,7 @@ export async function loadAvatar(url: string, onProgress?: (fraction: number) =>
     const mesh = o as THREE.Mesh;
     if (mesh.isMesh) mesh.frustumCulled = false; // skinned bounds do not follow the bones
   });
+  gltf.scene.animations = gltf.animations; // the file's clips (idle, talk) for the preview
   return rigFor(gltf);
 }
 

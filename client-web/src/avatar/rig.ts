@@ -20,6 +20,8 @@ export interface Rig {
   probe(): Record<string, number>;
   /** How the mouth is driven, e.g. "15 viseme morphs" (shown in the UI and the test hook). */
   describe(): string;
+  /** VRM only: the humanoid's bones and the expressions, as three-vrm read them. */
+  vrmInfo?(): { bones: string[]; expressions: string[] };
 }
 
 type Binding = { mesh: THREE.Mesh; index: number }[];
@@ -201,6 +203,13 @@ export class VrmRig implements Rig {
       if (b) bones[n] = b;
     }
     this.poser = new BonePoser(this.root, bones);
+  }
+
+  vrmInfo(): { bones: string[]; expressions: string[] } {
+    const bones = Object.entries(this.vrm.humanoid.humanBones)
+      .filter(([, b]) => b && b.node).map(([name]) => name);
+    const expressions = (this.vrm.expressionManager?.expressions ?? []).map((e) => e.expressionName);
+    return { bones, expressions };
   }
 
   describe(): string {

@@ -6,6 +6,7 @@ import {
   addMessage, pushError, updateMessage, useStore, type ChatMessage, type Latency,
 } from '../state/store';
 import type { ConversationState as Conversation } from './types';
+import { onJobEvent } from '../create/jobs';
 
 const byResponse = (id: number) => (m: ChatMessage) => m.role === 'assistant' && m.responseId === id;
 
@@ -83,6 +84,10 @@ export function handleEvent(c: Conversation, ev: ServerEvent): void {
       return;
     case 'response.audio.done':
       c.counters.audioDone[ev.response_id] = ev.total_samples;
+      return;
+    case 'job.progress': // avatar jobs of this user (src/create)
+    case 'job.done':
+      onJobEvent(ev);
       return;
     case 'response.sentence':
     case 'input.audio.cleared':

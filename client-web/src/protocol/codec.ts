@@ -36,6 +36,8 @@ const SERVER_TYPES = {
   error: true,
   pong: true,
   'response.audio': true,
+  'job.progress': true,
+  'job.done': true,
 } as const satisfies Record<ServerEventType, true>;
 
 export class DecodeError extends Error {

@@ -42,7 +42,9 @@ export type ServerMessage =
   | TranscriptRejected
   | ErrorMsg
   | Pong
-  | AudioPayload;
+  | AudioPayload
+  | JobProgress
+  | JobDone;
 
 export interface AvatarRealtimeProtocol {
   [k: string]: unknown | undefined;
@@ -243,6 +245,49 @@ export interface ErrorMsg {
    */
   retry_after?: number | null;
   type?: 'error';
+}
+/**
+ * An avatar job of this user ended: ``completed`` (``result_url``), ``failed`` (``error``)
+ * or ``cancelled``.
+ *
+ * This interface was referenced by `AvatarRealtimeProtocol`'s JSON-Schema
+ * via the `definition` "JobDone".
+ */
+export interface JobDone {
+  current_step?: string | null;
+  error?: JobError | null;
+  job_id: string;
+  kind: 'generate' | 'style';
+  progress: number;
+  result_url?: string | null;
+  status: 'completed' | 'failed' | 'cancelled';
+  type?: 'job.done';
+}
+/**
+ * This interface was referenced by `AvatarRealtimeProtocol`'s JSON-Schema
+ * via the `definition` "JobError".
+ */
+export interface JobError {
+  code: string;
+  message: string;
+}
+/**
+ * An avatar job of this user moved on (sent to every ``/ws`` session of the job's owner;
+ * the same fields as ``GET /api/generate/status/{job_id}``).
+ *
+ * This interface was referenced by `AvatarRealtimeProtocol`'s JSON-Schema
+ * via the `definition` "JobProgress".
+ */
+export interface JobProgress {
+  /**
+   * validate | detect | style | build | rig | face | clips | export | check | thumbnail
+   */
+  current_step?: string | null;
+  job_id: string;
+  kind: 'generate' | 'style';
+  progress: number;
+  status: 'queued' | 'processing' | 'completed' | 'failed' | 'cancelled';
+  type?: 'job.progress';
 }
 /**
  * This interface was referenced by `AvatarRealtimeProtocol`'s JSON-Schema

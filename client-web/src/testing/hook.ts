@@ -5,6 +5,7 @@
  * rendered frame for a screenshot, force mouth shapes). See docs/client-web.md.
  */
 import type { Conversation } from '../conversation/controller';
+import { useCreate } from '../create/store';
 import { useStore } from '../state/store';
 import type { Rig } from '../avatar/rig';
 import { MORPH_NAME, OPENNESS, VISEMES } from '../lipsync/visemes';
@@ -57,7 +58,13 @@ export function installTestHook(c: Conversation): void {
     audio: () => ({ ...c.player.stats, lastFlush: c.player.stats.lastFlush && { ...c.player.stats.lastFlush }, context: c.player.contextState, leadS: c.player.leadS,
                     playing: c.player.active, responseId: c.player.responseId }),
     morphs: () => rig?.probe() ?? {},
-    rig: () => (rig ? { kind: rig.kind, mouth: rig.describe() } : null),
+    rig: () => (rig ? { kind: rig.kind, mouth: rig.describe(), clips: rig.root.animations.map((a) => a.name),
+                        vrm: rig.vrmInfo?.() ?? null } : null),
+    /** The avatar creation panel: the job, the steps seen, the preview. */
+    create: () => {
+      const s = useCreate.getState();
+      return { job: s.job, steps: s.steps, preview: s.preview, message: s.message, characterId: s.characterId };
+    },
     mouthOpen: () => mouthLog.at(-1)?.open ?? 0,
     /** Jaw opening (0..1) of the morph values on screen: aa 1, oh .7, E .5, PP 0 … */
     jawOpen: () => mouthLog.at(-1)?.jaw ?? 0,
