@@ -8,7 +8,7 @@
   then 2-5 s. Recorded by Locust as ``REST /api/chat``.
 * ``VoiceUser``: a person talking, open microphone: 20 ms PCM16 frames in real time for the whole
   visit (silence between questions, as a browser sends), a spoken question (Piper, 16 kHz), the
-  answer; now and then (``LOAD_BARGE_IN`` of the turns) they speak over the answer.
+  answer; now and then (``LOAD_BARGE_IN`` of the turns) they ask for a story and speak over it.
   Recorded: ``voice: end of speech -> first audio``, ``voice: done``,
   ``voice: barge-in -> interrupted`` (speech onset -> ``response.interrupted``).
 
@@ -41,7 +41,7 @@ from locust import HttpUser, LoadTestShape, User, between, constant, events, tas
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from speech import SR, interjection, questions  # noqa: E402
+from speech import SR, interjection, questions, story  # noqa: E402
 
 from realtime.protocol.messages import AUDIO_HEADER_BYTES  # noqa: E402
 
@@ -263,9 +263,9 @@ class VoiceUser(WsUserBase):
             conv = self.connect()
             if self.mic is None:
                 self.mic = Mic(conv)
-            text, pcm = random.choice(self.questions)
-            done, times = self.mic.say(pcm)
             barge = random.random() < BARGE_IN
+            pcm = story() if barge else random.choice(self.questions)[1]
+            done, times = self.mic.say(pcm)
             self._answer(conv, done, times, barge)
         except TurnFailed as exc:
             self.failed("voice: done", t0, exc)
@@ -273,38 +273,44 @@ class VoiceUser(WsUserBase):
         gevent.sleep(random.uniform(2, 5))  # listening, then thinking: the mic sends silence
 
     def _answer(self, conv: Conversation, done: Event, times: list, barge: bool) -> None:
-        """Wait for the answer to the utterance (``done``, ``times``); with ``barge``, speak
-        over it once half a second of it has arrived, then wait for the answer to that."""
+        """Wait for the answer to the utterance (``done`` once its last voiced frame is sent,
+        ``times`` = [first, last] send times). With ``barge``, speak over the answer once a
+        third of a second of it has arrived, then wait for the answer to that. A reply that starts before
+        the utterance has ended (the end-of-turn model took a pause for its end) is cut by the
+        rest of it: that is the conversation working, not an error."""
+        first = cut = None
+        audio_s = 0.0
         while True:
-            first = cut = None
-            audio_s = 0.0
-            while True:
-                t, item = conv.next()
-                if isinstance(item, bytes):
-                    if first is None:
-                        done.wait(TIMEOUT_S)
-                        first = t
-                        record(self.environment, "voice: end of speech -> first audio",
-                               (t - times[-1]) * 1000)
-                    audio_s += (len(item) - AUDIO_HEADER_BYTES) / 2 / 24000
-                    if barge and cut is None and audio_s > 0.5:
-                        cut = self.mic.say(interjection(), lead_s=0.0)
-                    continue
-                kind = item["type"]
-                if kind == "transcript.rejected":
-                    raise TurnFailed(f"transcript rejected: {item.get('reason')}")
-                if kind == "response.interrupted" and cut is not None:
-                    onset = cut[1][0] if cut[1] else t
-                    record(self.environment, "voice: barge-in -> interrupted", (t - onset) * 1000)
-                elif kind == "response.done":
-                    if cut is not None and item["status"] == "interrupted":
-                        done, times = cut  # the interjection is a turn of its own
-                        barge = False
-                        break
-                    if item["status"] != "completed" or first is None:
-                        raise TurnFailed(f"response {item['status']}: {item.get('error')}")
+            t, item = conv.next()
+            if isinstance(item, bytes):
+                if not done.is_set():
+                    continue  # an early reply to part of the utterance: the rest cuts it
+                if first is None:
+                    first = t
+                    record(self.environment, "voice: end of speech -> first audio",
+                           (t - times[-1]) * 1000)
+                audio_s += (len(item) - AUDIO_HEADER_BYTES) / 2 / 24000
+                if barge and cut is None and audio_s > 0.3:
+                    cut = self.mic.say(interjection(), lead_s=0.0)
+                continue
+            kind = item["type"]
+            if kind == "transcript.rejected":
+                raise TurnFailed(f"transcript rejected: {item.get('reason')}")
+            if kind == "response.interrupted" and cut is not None and first is not None:
+                onset = cut[1][0] if cut[1] else t
+                record(self.environment, "voice: barge-in -> interrupted", (t - onset) * 1000)
+            elif kind == "response.done":
+                status = item["status"]
+                if status == "completed" and first is not None:
                     record(self.environment, "voice: done", (t - times[-1]) * 1000)
                     return
+                if status == "interrupted" or (status == "completed" and first is None):
+                    if cut is not None:  # we spoke over it: now the answer to that
+                        done, times = cut
+                        cut, barge = None, False
+                    first, audio_s = None, 0.0
+                    continue
+                raise TurnFailed(f"response {status}: {item.get('error')}")
 
 
 class LoadShape(LoadTestShape):

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     out = args.out or ROOT / "var" / "loadtest" / f"{args.users}-{time.strftime('%Y%m%d-%H%M%S')}"
-    speech.questions(), speech.interjection()  # made (and cached) before the clock starts
+    speech.questions(), speech.interjection(), speech.story()  # made (cached) before the clock
     proc, url = (None, args.url) if args.url else start_server()
     try:
         wait_up(url, proc)

@@ -16,6 +16,8 @@ QUESTIONS = [
     "Can you recommend a good book?", "What is your favourite season?",
 ]
 INTERJECTION = "Wait, stop. What is your name?"
+# asked before a barge-in: an answer long enough to still be under way when the user cuts in
+STORY = "Tell me a long story about a dragon and a baker."
 CACHE = Path(__file__).resolve().parent.parent / "var" / "loadtest" / "speech"
 
 
@@ -53,3 +55,8 @@ def questions() -> list[tuple[str, np.ndarray]]:
 @functools.cache
 def interjection() -> np.ndarray:
     return _speak(INTERJECTION)
+
+
+@functools.cache
+def story() -> np.ndarray:
+    return _speak(STORY)
