@@ -1,5 +1,7 @@
 """Locust users of the avatar server (run headless by ``loadtest/run.py`` and ``loadtest/soak.py``).
 
+Each WebSocket user makes visits of 3-8 turns (a session each), one after the other.
+
 * ``WsTextUser``: a person typing in the web client: one WebSocket for the whole visit, a typed
   question (``input.text``), the answer streamed back; reads it for 2-5 s, asks again.
   Recorded: ``ws typed: first audio`` (question sent -> first audio frame received) and
@@ -48,6 +50,7 @@ from realtime.protocol.messages import AUDIO_HEADER_BYTES  # noqa: E402
 MAX_TOKENS = int(os.environ.get("LOAD_MAX_TOKENS", "60"))
 BARGE_IN = float(os.environ.get("LOAD_BARGE_IN", "0.2"))
 TIMEOUT_S = 60.0
+VISIT_TURNS = (3, 8)  # turns per conversation, then the user leaves and another visit starts
 FRAME = SR * 20 // 1000  # 20 ms at 16 kHz
 SILENCE = bytes(FRAME * 2)
 TYPED = ["Hi! How are you today?", "What is your favourite season?", "Tell me a fun fact.",
@@ -127,10 +130,15 @@ class Conversation:
 
 
 class WsUserBase(User):
+    """A person's visits: one conversation (WebSocket session) of ``VISIT_TURNS`` turns, then a
+    new one, so prompts stay as long as real visits make them (a run does not grow one endless
+    conversation whose every turn re-reads a 2,000-token context on the CPU LLM)."""
+
     abstract = True
 
     def on_start(self) -> None:
         self.conv: Conversation | None = None
+        self.turns_left = 0
 
     def on_stop(self) -> None:
         if self.conv is not None:
@@ -138,7 +146,11 @@ class WsUserBase(User):
             self.conv = None
 
     def connect(self) -> Conversation:
+        if self.conv is not None and self.turns_left <= 0:
+            self.on_stop()  # the visit is over; the next question starts another
+        self.turns_left -= 1
         if self.conv is None:
+            self.turns_left = random.randint(*VISIT_TURNS) - 1
             t0 = time.perf_counter()
             try:
                 self.conv = Conversation(self.host)
