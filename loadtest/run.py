@@ -127,14 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         wait_up(url, proc)
         t0 = time.time()
+        load0 = os.getloadavg()
         rc = locust(url, out, CLASSES[args.users], steps=args.steps, step_s=args.step_s,
                     barge_in=args.barge_in, max_tokens=args.max_tokens)
         perf = httpx.get(url + "/api/performance", timeout=10).json()["data"]
     finally:
         stop_server(proc)
-    load1 = os.getloadavg()[0]
+    load1 = os.getloadavg()
     print(f"\n{args.users} users, steps {args.steps} x {args.step_s:g} s, {os.cpu_count()} cores, "
-          f"load average {load1:.2f} at the end, {time.time() - t0:.0f} s")
+          f"{time.time() - t0:.0f} s; load average (1/5/15 min) at the start "
+          f"{'/'.join(f'{x:.2f}' for x in load0)}, at the end {'/'.join(f'{x:.2f}' for x in load1)}")
     print(f"server /api/performance: {perf}")
     summary = report.main([str(out), "--budget-ms", str(args.budget_ms), "--steps", args.steps,
                            "--title",

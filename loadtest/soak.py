@@ -62,7 +62,7 @@ class Sampler(threading.Thread):
         row = {"s": round(time.monotonic() - self.t0, 1), "rss_mb": round(rss_mb(self.pid), 1),
                "llama_rss_mb": round(rss_mb(self.llama_pid), 1) if self.llama_pid else None,
                "tasks": loop_tasks(self.url), "fds": open_fds(self.pid),
-               "sessions": sessions(self.url)}
+               "sessions": sessions(self.url), "load1": round(os.getloadavg()[0], 2)}
         self.rows.append(row)
         return row
 
@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     verdict = {
         "minutes": args.minutes, "users": args.users, "cores": os.cpu_count(),
         "load_average_at_end": round(os.getloadavg()[0], 2),
+        "load_average_1min_mean": round(sum(r["load1"] for r in rows) / len(rows), 2),
         "turns": perf["total_requests"], "requests": summary["requests"], "errors": errors,
         "rss_mb": {"idle": before["rss_mb"], "after_warm_up": warm["rss_mb"],
                    "end_of_load": end["rss_mb"], "after": after["rss_mb"]},
