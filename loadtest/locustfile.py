@@ -14,8 +14,9 @@ Each WebSocket user makes visits of 3-8 turns (a session each), one after the ot
   Recorded: ``voice: end of speech -> first audio``, ``voice: done``,
   ``voice: barge-in -> interrupted`` (speech onset -> ``response.interrupted``).
 
-A turn whose ``response.done`` is not ``completed`` (or ``interrupted`` when we cut it), an
-``error`` event, a closed socket or a 60 s silence is a failure. Every request is also appended to
+A turn whose ``response.done`` is not ``completed`` (or ``interrupted`` by the user's own
+speech), an ``error`` event, a rejected transcript, a closed socket or a 60 s silence is a
+failure. Every request is also appended to
 ``$LOAD_LOG`` (CSV: time, name, ms, ok, users) for the report's plot (``loadtest/report.py``).
 
 Settings (environment): ``LOAD_MAX_TOKENS`` (60), ``LOAD_BARGE_IN`` (0.2), ``LOAD_STEPS``
