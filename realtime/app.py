@@ -13,8 +13,8 @@ from fastapi.staticfiles import StaticFiles
 
 from realtime import __version__
 from realtime.api import (
-    characters, chat, generate, health, history, oai_realtime, story, stt, style, system, tts,
-    web, ws,
+    characters, chat, generate, health, history, oai_realtime, performance, story, stt, style,
+    system, tts, web, ws,
 )
 from realtime.api.cors import CorsByOrigin
 from realtime.api.openapi import install_openapi
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(tts.router)
     app.include_router(stt.router)
     app.include_router(health.router)
+    app.include_router(performance.router)
     app.include_router(characters.router)
     app.include_router(history.router)
     app.include_router(story.router)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import HistogramMetricFamily
 
+from realtime.performance import PerformanceStats
 from realtime.pipeline.response import Response
 
 _BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
@@ -87,9 +88,28 @@ class Metrics:
                                              5.0, 10.0, 30.0))
         self.summaries = Counter("avatar_context_summaries_total",
                                  "Conversation summaries made by the LLM", registry=self.registry)
+        # operations (docs/deploy.md): engines and stores as /api/health sees them, refreshed when
+        # /metrics is scraped; the event loop's tasks; the process's memory and descriptors
+        self.component_up = Gauge("avatar_component_up",
+                                  "1 when the component answers its health check (llm, tts, "
+                                  "stt, short_term_store, long_term_store)", ["component"],
+                                  registry=self.registry)
+        self.loop_tasks = Gauge("avatar_event_loop_tasks", "asyncio tasks alive on the server's "
+                                "event loop", registry=self.registry)
+        ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, _open_fds, ...
+        self.performance = PerformanceStats()  # GET /api/performance
+        self.health_checked_at = float("-inf")  # monotonic time of the last component_up refresh
+        # labelled series exist from the start, so a first observation is a visible increase
+        for stage in STAGES:
+            self.stage.labels(stage)
+        for stage in VOICE_STAGES:
+            self.voice_stage.labels(stage)
+        for status in ("completed", "interrupted", "failed"):
+            self.responses.labels(status)
 
     def observe_response(self, resp: Response) -> None:
         self.responses.labels(resp.status).inc()
+        self.performance.observe(resp.status, resp.timings.done, resp.timings.first_audio_sent)
         for stage in STAGES:
             value = getattr(resp.timings, stage)
             if value is not None:

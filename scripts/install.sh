@@ -85,5 +85,15 @@ if [[ $WITH_TEST == 1 ]] && ! command -v redis-server >/dev/null; then
   # the package may start a system instance; the tests start their own on free ports
   (service redis-server stop || pkill -x redis-server || true) >/dev/null 2>&1
 fi
+if [[ $WITH_TEST == 1 ]] && ! { command -v prometheus && command -v promtool && command -v caddy; } >/dev/null; then
+  # tests/test_observability.py runs a real Prometheus and promtool on deploy/prometheus/;
+  # tests/test_edge.py runs Caddy on deploy/caddy/Caddyfile
+  say "installing Prometheus and Caddy (apt)"
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends prometheus caddy >/dev/null
+  # the packages may start system instances; the tests start their own on free ports
+  for svc in prometheus caddy; do (service "$svc" stop || true) >/dev/null 2>&1; done
+fi
 touch "$STAMP"
 say "installed into .venv"

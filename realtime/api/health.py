@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
@@ -57,8 +58,32 @@ async def _gpu_health(services) -> dict | None:
     return None if services.gpu is None else await services.gpu.health()
 
 
+HEALTH_EVERY_S = 5.0  # component_up is refreshed at most this often (scrapes may come faster)
+
+
+async def refresh_operations(services) -> None:
+    """Scrape-time gauges: the event loop's tasks, and each component's health check."""
+    m = services.metrics
+    m.loop_tasks.set(len(asyncio.all_tasks()))
+    now = time.monotonic()
+    if now - m.health_checked_at < HEALTH_EVERY_S:
+        return
+    m.health_checked_at = now
+    checks = await services.health()
+    tts = checks["tts"]
+    up = {"llm": checks["llm"] == "healthy",
+          "tts": bool(tts) and all(v == "healthy" for v in tts.values()),  # type: ignore[union-attr]
+          "short_term_store": str(checks["short_term_store"]).endswith(": healthy"),
+          "long_term_store": str(checks["long_term_store"]).endswith(": healthy")}
+    if checks["stt"] != "disabled":
+        up["stt"] = checks["stt"] == "healthy"
+    for component, ok in up.items():
+        m.component_up.labels(component).set(1.0 if ok else 0.0)
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics(services: ServicesDep) -> Response:
+    await refresh_operations(services)
     body = generate_latest(services.metrics.registry)
     gpu = services.gpu.metrics_registry() if services.gpu is not None else None
     if gpu is not None:  # the embedded GPU host's metrics (a remote one serves its own)
