@@ -1,6 +1,7 @@
 """Voice-input capacity: how many sessions can stream microphone audio with VAD on 2 cores?
 
     .venv/bin/python bench/vad_capacity.py [--steps 50,100,150,200,250,300] [--seconds 12]
+    .venv/bin/python bench/vad_capacity.py --ws websockets,websockets-sansio,wsproto
 
 Starts the server (voice on, push-to-talk turn detection so utterances are not transcribed, no
 LLM), then ramps the number of concurrent WebSocket sessions. Every session streams real-time
@@ -207,22 +208,26 @@ def main() -> None:
     ap.add_argument("--keep-going", action="store_true", help="run every step")
     ap.add_argument("--nice", type=int, default=19,
                     help="niceness of this load generator (the server keeps 0); 0 = equal share")
+    ap.add_argument("--ws", default="websockets",
+                    help="uvicorn WebSocket implementations to compare, one server each: "
+                         "websockets,websockets-sansio,wsproto")
     args = ap.parse_args()
     global FRAME
     FRAME = SR * args.frame_ms // 1000
-    random.seed(7)
-    proc, url = start_server(llm_base_url="http://127.0.0.1:9/v1",
-                             voice_turn_detection="manual", max_concurrent_sessions="1000",
-                             rate_limit_per_minute="0")
     if args.nice:  # the load generator yields the CPU to the server (clients are remote in life)
         os.nice(args.nice)
-    try:
-        asyncio.run(wait_up(url))
-        asyncio.run(run(url, [int(x) for x in args.steps.split(",")], args.seconds, proc.pid,
-                        args.keep_going))
-    finally:
-        stop_server(proc)
-
+    for impl in args.ws.split(","):
+        random.seed(7)
+        print(f"\n### AVATAR_WS_IMPL={impl}, {args.frame_ms} ms frames", flush=True)
+        proc, url = start_server(llm_base_url="http://127.0.0.1:9/v1",
+                                 voice_turn_detection="manual", max_concurrent_sessions="1000",
+                                 rate_limit_per_minute="0", ws_impl=impl)
+        try:
+            asyncio.run(wait_up(url))
+            asyncio.run(run(url, [int(x) for x in args.steps.split(",")], args.seconds, proc.pid,
+                            args.keep_going))
+        finally:
+            stop_server(proc)
 
 if __name__ == "__main__":
     main()

@@ -11,10 +11,12 @@ from realtime.app import create_app
 from realtime.config import Settings
 
 
-def uvicorn_options() -> dict:
+def uvicorn_options(settings: Settings | None = None) -> dict:
     """How the server speaks WebSocket: no per-message deflate (PCM barely compresses, and
-    inflating every 20 ms microphone frame cost more CPU than the VAD), frames up to 4 MiB."""
-    return {"ws_max_size": 4 * 1024 * 1024, "ws_per_message_deflate": False}
+    inflating every 20 ms microphone frame cost more CPU than the VAD), frames up to 4 MiB,
+    the implementation chosen by ``AVATAR_WS_IMPL``."""
+    ws = (settings or Settings()).ws_impl
+    return {"ws": ws, "ws_max_size": 4 * 1024 * 1024, "ws_per_message_deflate": False}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=args.host, port=args.port,
-                log_level=args.log_level.lower(), **uvicorn_options())
+                log_level=args.log_level.lower(), **uvicorn_options(settings))
 
 
 if __name__ == "__main__":

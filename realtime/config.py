@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    # uvicorn's WebSocket implementation (bench/vad_capacity.py --ws compares them)
+    ws_impl: Literal["auto", "websockets", "websockets-sansio", "wsproto"] = "auto"
     storage_dir: Path = Path("var")
     # ["*"]: any origin, no credentials; listed origins may send credentials (see .env.example)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])

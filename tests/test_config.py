@@ -40,7 +40,8 @@ def test_environment_overrides(monkeypatch, tmp_path):
     assert not s.embedded_llm and s.output_sample_rate == 48000
 
 
-@pytest.mark.parametrize("field,value", [("output_sample_rate", 12345), ("audio_chunk_ms", 500)])
+@pytest.mark.parametrize("field,value", [("output_sample_rate", 12345), ("audio_chunk_ms", 500),
+                                         ("ws_impl", "uvloop")])
 def test_bad_values_rejected(field, value):
     with pytest.raises(ValidationError):
         Settings(_env_file=None, **{field: value})

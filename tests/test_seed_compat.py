@@ -103,7 +103,7 @@ async def test_gpt_sovits_gets_speed_streaming_mode_and_reference(second_app):
 
 async def test_unknown_paths_are_not_found_whatever_the_method(http):
     for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
-        for path in ("/api/generate", "/api/system/nothing", "/api/auth/logout", "/nothing"):
+        for path in ("/api/models/upload", "/api/system/nothing", "/api/auth/logout", "/nothing"):
             r = await http.request(method, path, headers={"accept": "application/json"})
             assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND", (method, path)
     r = await http.post("/api/chat/models")  # a real path, another method: 405 with Allow

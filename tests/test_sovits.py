@@ -399,6 +399,7 @@ async def test_requests_to_one_server_are_serialised(make_engine, voices, refs, 
             await engine.aclose()
     own = {r["json"]["ref_audio_path"]: voice_gain(r["json"]["ref_audio_path"])
            for r in app.state.requests}
+    assert len(set(own.values())) == 2  # the two voices are told apart
     rendered = [set(g) for g in app.state.rendered]
     if concurrency == 1:
         assert app.state.max_active == 1

@@ -50,7 +50,8 @@ def test_typed_message_streams_plays_and_moves_the_mouth(web):
     assert r["restBefore"] == 0
     assert r["maxMouth"] > 0.6 and r["shotJaw"] >= 0.45
     assert r["mouthAfter"] < 0.02 and max(r["morphsAfter"].values()) < 0.02, r["morphsAfter"]
-    assert r["rig"] == {"kind": "glb", "mouth": "15 viseme morphs"}
+    assert r["rig"] == {"kind": "glb", "mouth": "15 viseme morphs", "clips": ["idle", "talk"],
+                        "vrm": None}
     assert r["activityMid"] == "speaking" and r["activityAfter"] == "idle"
     assert r["latency"]["serverMs"] > 0 and r["latency"]["heardMs"] >= r["latency"]["serverMs"] - 50
     assert shot.is_file() and shot.stat().st_size > 20_000
@@ -134,7 +135,13 @@ def test_vrm_avatar_loads_and_speaks_through_vrm_expressions(web, tmp_path):
                    check=True, capture_output=True, timeout=120, cwd=REPO)
     r = run_node("vrm.mjs", web.url, str(tmp_path / "default.vrm"), timeout=180)
     assert r["consoleErrors"] == []
-    assert r["rig"] == {"kind": "vrm", "mouth": "VRM expressions aa ih ou ee oh"}
+    rig = r["rig"]
+    assert {k: rig[k] for k in ("kind", "mouth")} == {
+        "kind": "vrm", "mouth": "VRM expressions aa ih ou ee oh"}
+    assert rig["clips"] == ["idle", "talk"]
+    # three-vrm found the humanoid's required bones and the mouth and blink expressions
+    assert {"hips", "spine", "head", "leftUpperArm", "rightUpperLeg"} <= set(rig["vrm"]["bones"])
+    assert {"aa", "ih", "ou", "ee", "oh", "blink"} <= set(rig["vrm"]["expressions"])
     assert r["shapes"]["aa"]["aa"] > 0.8 and r["shapes"]["aa"]["oh"] < 0.05
     assert r["shapes"]["oh"]["oh"] > 0.8 and r["shapes"]["oh"]["aa"] < 0.05
     # E maps to ee 0.8 + aa 0.2 (docs/visemes.md, Oculus -> VRM)

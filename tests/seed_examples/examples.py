@@ -104,8 +104,8 @@ curl -X POST http://localhost:8000/api/tts \
   "length": "medium",
   "style": "fantasy"
 }"""),
-    _ex('generate_unbuilt', "000:1969-1969", 'line', r"""
-`POST /api/generate` (multipart/form-data)"""),
+    _ex('upload_unbuilt', "000:2177-2177", 'line', r"""
+`POST /api/models/upload` (multipart/form-data)"""),
     _ex('system_mode', "000:2095-2097", 'json POST /api/system/mode', r"""
 {
   "mode": "chat"

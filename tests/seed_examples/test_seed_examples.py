@@ -157,9 +157,9 @@ async def test_story_000_2144(http, seed_server):
     assert d["language"] == "ko"
 
 
-@pytest.mark.parametrize("name", ["generate_unbuilt"])
+@pytest.mark.parametrize("name", ["upload_unbuilt"])
 async def test_unbuilt_endpoints_are_not_found(http, name):
-    """3D generation is not built (docs/seeds-differences.md): 404."""
+    """Model upload belongs to the seeds' two-server layout (docs/seeds-differences.md): 404."""
     r = await send(http, name)
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
 

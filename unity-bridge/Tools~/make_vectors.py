@@ -77,6 +77,13 @@ SERVER = [
     P.Pong(id=42, server_time_ms=1764400000123.5),
     P.Pong(server_time_ms=-0.5),
     P.AudioPayload(response_id=1, chunk_index=0, sample_offset=0, sample_rate=22050, pcm="AAECAw=="),
+    P.JobProgress(job_id="j_1", kind="generate", status="processing", progress=40,
+                  current_step="rig"),
+    P.JobProgress(job_id="j_2", kind="style", status="queued", progress=0),
+    P.JobDone(job_id="j_1", kind="generate", status="completed", progress=100, current_step="done",
+              result_url="/api/models/j_1.glb"),
+    P.JobDone(job_id="j_3", kind="generate", status="failed", progress=30, current_step="detect",
+              error=P.JobError(code="NO_FACE_DETECTED", message="no face in the photo")),
 ]
 
 CLIENT = [
