@@ -52,6 +52,8 @@ describe('job state', () => {
     applyJob({ jobId: 'j1', status: 'processing', progress: 10, step: 'style' });
     applyJob({ jobId: 'j1', status: 'processing', progress: 30, step: 'build' });
     applyJob({ jobId: 'j1', status: 'processing', progress: 12, step: 'build' }); // a late poll
+    applyJob({ jobId: 'j1', status: 'processing', progress: 8, step: 'style' }); // a later one
+    applyJob({ jobId: 'j1', status: 'processing', progress: 30, step: 'style' }); // stale step
     applyJob({ jobId: 'other', status: 'failed', progress: 5, step: 'style' }); // another job
     const s = useCreate.getState();
     expect(s.steps).toEqual(['style', 'build']);

@@ -29,9 +29,24 @@ function afterUpdate(): void {
   if (job?.status === 'completed' && job.resultUrl) showResult(job);
 }
 
+type JobEvent = EventOf<'job.progress'> | EventOf<'job.done'>;
+
+/** Events that came while the upload was in flight: the job starts as soon as the server accepts
+ * the photo, so its first step can be announced on the WebSocket before the POST's answer names
+ * the job. They are replayed once it does. */
+let early: JobEvent[] = [];
+
 /** job.progress / job.done from the conversation's WebSocket. */
-export function onJobEvent(ev: EventOf<'job.progress'> | EventOf<'job.done'>): void {
+export function onJobEvent(ev: JobEvent): void {
   if (ev.kind !== 'generate') return;
+  if (useCreate.getState().submitting) {
+    early = [...early.slice(-63), ev];
+    return;
+  }
+  applyEvent(ev);
+}
+
+function applyEvent(ev: JobEvent): void {
   const view: Partial<JobView> & { jobId: string } = {
     jobId: ev.job_id, status: ev.status, progress: ev.progress, step: ev.current_step ?? null,
   };
@@ -60,15 +75,18 @@ export async function startJob(): Promise<void> {
   if (!file) return;
   stopPolling();
   useCreate.setState({ submitting: true, message: null, job: null, steps: [], preview: NO_PREVIEW });
+  early = [];
   try {
     const { jobId } = await submitGenerate(file, options);
     useCreate.setState({ job: { jobId, status: 'queued', progress: 0, step: null, resultUrl: null,
                                 thumbnailUrl: null, vrmUrl: null, error: null, notes: [] } });
+    for (const ev of early) if (ev.job_id === jobId) applyEvent(ev);
     poller = setInterval(() => void refresh(), POLL_MS);
   } catch (err) {
     const message = err instanceof ApiFailure ? `${err.code}: ${err.message}` : String(err);
     useCreate.setState({ message });
   } finally {
+    early = [];
     useCreate.setState({ submitting: false });
   }
 }

@@ -46,8 +46,12 @@ export function applyJob(view: Partial<JobView> & { jobId: string }): void {
     const ended = ['completed', 'failed', 'cancelled'];
     if (ended.includes(s.job.status) && !ended.includes(view.status ?? '')) return {};
     const job = { ...s.job, ...Object.fromEntries(Object.entries(view).filter(([, v]) => v !== undefined)) };
-    if ((view.progress ?? 0) < s.job.progress && !ended.includes(job.status)) job.progress = s.job.progress;
-    const steps = job.step && job.step !== 'done' && s.steps.at(-1) !== job.step ? [...s.steps, job.step] : s.steps;
+    if ((view.progress ?? 0) < s.job.progress && !ended.includes(job.status)) {
+      job.progress = s.job.progress; // a late poll: keep what the socket already told
+      job.step = s.job.step;
+    }
+    // each step is listed once (a late view or a resumed job repeats one)
+    const steps = job.step && job.step !== 'done' && !s.steps.includes(job.step) ? [...s.steps, job.step] : s.steps;
     return { job, steps };
   });
 }
