@@ -15,6 +15,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -78,15 +79,25 @@ class CpuSlot:
         procs = list(getattr(pool, "_processes", {}).values())  # CPython's executor internals
         for proc in procs:
             with contextlib.suppress(Exception):
-                proc.kill()
+                proc.kill()  # (a paused one too: SIGKILL needs no SIGCONT)
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
             await asyncio.to_thread(proc.join, 5)
         self.kills += 1
         self._start()
 
+    def pids(self) -> list[int]:
+        pool = self._pool
+        return [p.pid for p in getattr(pool, "_processes", {}).values()] if pool else []
+
+    def signal(self, sig: int) -> None:
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
     def close(self) -> None:
         if self._pool is not None:
+            self.signal(signal.SIGCONT)  # a paused process could not take its sentinel
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
@@ -95,14 +106,25 @@ class CpuPool:
     def __init__(self, workers: int = 1, nice: int = 19) -> None:
         self.slots = [CpuSlot(nice, f"job-{i}") for i in range(workers)]
         self.uploads = CpuSlot(nice, "uploads")
+        self.paused = False
         self._free: asyncio.Queue[CpuSlot] | None = None
 
     async def start(self) -> None:
+        if self._free is not None:  # started
+            return
         self._free = asyncio.Queue()
         for slot in [*self.slots, self.uploads]:
             slot._start()
         for slot in self.slots:
             self._free.put_nowait(slot)
+
+    def pause(self, paused: bool) -> None:
+        """Stop (SIGSTOP) or continue (SIGCONT) every job process: live conversation is being
+        served (realtime.pipeline.live.LiveWork). A step in flight simply takes longer. Upload
+        checks go on (short, and a person is waiting for their answer)."""
+        self.paused = paused
+        for slot in self.slots:
+            slot.signal(signal.SIGSTOP if paused else signal.SIGCONT)
 
     @property
     def warm(self) -> asyncio.Future:

@@ -50,18 +50,30 @@ class AvatarJobs:
     async def start(self) -> None:
         await self.events.start()
         self._unsubscribe = self.events.subscribe(self._on_event)
-        await self.pool.start()
-        if self.worker and self.validator.available:  # Node's start-up off the first job
-            self._warming = asyncio.create_task(self._warm_validator())
+        if self.settings.avatar_warm_at_start:
+            await self.warm()
         await self.queue.start(self.execute if self.worker else None)
         if self.worker:
             await self.resume()
+
+    async def warm(self) -> None:
+        """Start the job processes (photo analysis, the template) and the glTF-Validator. At the
+        first upload, unless ``AVATAR_AVATAR_WARM_AT_START``: a server nobody makes avatars on
+        does not keep them resident (a few hundred MB)."""
+        await self.pool.start()
+        if self.worker and self.validator.available and self._warming is None:
+            self._warming = asyncio.create_task(self._warm_validator())  # Node's start-up
 
     async def _warm_validator(self) -> None:
         from avatar_engine.template.__main__ import OUT_DIR
 
         with contextlib.suppress(Exception):
             await self.validator.validate(OUT_DIR / "default.glb")
+
+    def live(self, busy: bool) -> None:
+        """Live conversation started (True) or ended (False): the job processes pause while it
+        runs (realtime.pipeline.live.LiveWork), so a live turn never shares the cores."""
+        self.pool.pause(busy)
 
     async def resume(self) -> int:
         """Put back every unfinished job (after a restart): each resumes after its last step."""
@@ -125,6 +137,7 @@ class AvatarJobs:
 
     async def _photo(self, data: bytes, face: bool) -> tuple[dict, dict | None]:
         s = self.settings
+        await self.warm()  # (once)
         clean = await self.pool.run(validate.clean, data, s.avatar_max_upload_bytes,
                                     s.avatar_max_pixels)
         found = await self.pool.run(detect.find, clean["jpeg"]) if face else None

@@ -37,6 +37,7 @@ async def serve(settings) -> int:
     jobs = AvatarJobs(settings, store, gpu, worker=True, handle_signals=True)
     try:
         await jobs.start()
+        await jobs.warm()  # a worker exists to run jobs: its processes start now
         log.info("avatar worker ready (queue %s, store %s)", jobs.queue.kind, store.name)
         await jobs.queue.run_forever()  # until SIGTERM / SIGINT
     finally:

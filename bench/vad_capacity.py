@@ -6,8 +6,8 @@
 Starts the server (voice on, push-to-talk turn detection so utterances are not transcribed, no
 LLM), then ramps the number of concurrent WebSocket sessions. Every session streams real-time
 audio (Piper speech and silence, looped from a random offset) as 20 ms PCM16 frames, sending
-``input.audio.clear`` every 5 s (push-to-talk buffers stay small). The VAD runs on every frame
-and sends ``vad.speech_started`` / ``vad.speech_stopped``.
+``input.audio.clear`` every 5 s, each client on its own phase (push-to-talk buffers stay small).
+The VAD runs on every frame and sends ``vad.speech_started`` / ``vad.speech_stopped``.
 
 Per step it reports the frame-processing lag two ways:
 
@@ -59,6 +59,7 @@ class Sess:
         self.sent_at: list[float] = []  # send time of each frame, by index in the session
         self.lags: list[float] = []
         self.errors: list[str] = []
+        self.clear_at = 0.0
         self.reader = asyncio.create_task(self.read())
 
     def next_frame(self) -> bytes:
@@ -128,21 +129,22 @@ async def step(url: str, http: httpx.AsyncClient, sessions: list[Sess], audio: n
     period = FRAME / SR
     tick = 0
     sent = 0
-    next_clear = t0 + 5.0
+    for i, s in enumerate(sessions):  # each client clears on its own phase, every 5 s
+        s.clear_at = t0 + 5.0 * (i + 1) / len(sessions)
     while time.perf_counter() - t0 < seconds:
         target = t0 + tick * period / groups
         delay = target - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
+        now = time.perf_counter()
         for s in sessions[tick % groups::groups]:
             s.sent_at.append(time.perf_counter())
             await s.ws.send(s.next_frame())
             sent += 1
-        tick += 1
-        if time.perf_counter() > next_clear:
-            next_clear += 5.0
-            for s in sessions:
+            if now > s.clear_at:
+                s.clear_at += 5.0
                 await s.ws.send('{"type": "input.audio.clear"}')
+        tick += 1
     elapsed = time.perf_counter() - t0
     await asyncio.sleep(0.3)  # let the last events arrive
     cpu = (server_cpu_s(pid) - cpu0) / elapsed if pid else float("nan")

@@ -88,8 +88,8 @@ async def one_turn(c: Client, text: str, audio: np.ndarray, silence_s: float) ->
             "cut": False}
 
 
-HESITATIONS = [("I would like to", "order a coffee, please."),
-               ("Could you help me with", "my homework?"), ("My favourite food is", "pizza."),
+HESITATIONS = [("I would like to", "order a coffee."), ("Could you help me with", "my homework?"),
+               ("My favourite food is", "pizza."),
                ("So I was thinking that", "we could go to the beach.")]
 PAUSE_S = 0.7
 
@@ -100,13 +100,43 @@ def voiced(audio: np.ndarray) -> np.ndarray:
 
 
 async def hesitation(c: Client, voice, first: str, rest: str) -> tuple[bool, str]:
-    """A question with a 700 ms pause inside; -> (cut at the pause, the transcript)."""
+    """A question with a 700 ms pause inside; -> (cut at the pause, the transcripts). Cut: the
+    server took the clip as more than one utterance (then its answer to the first part is cut by
+    the second part, and the second part is answered on its own). The clip's turns are read to
+    their end, so the next clip starts clean."""
     a, b = voiced(piper_16k(voice, first)), voiced(piper_16k(voice, rest))
-    audio = np.concatenate([a, np.zeros(int(PAUSE_S * SR), np.float32), b])
-    r = await one_turn(c, f"{first} {rest}", audio, 1.5)
-    text = r["transcript"] if r else ""
-    cut = r is None or r["cut"] or wer(rest, " ".join(text.split()[-len(rest.split()):])) > 0.5
-    return cut, text
+    lead = np.zeros(int(0.3 * SR), np.float32)
+    sig = np.concatenate([lead, a, np.zeros(int(PAUSE_S * SR), np.float32), b,
+                          np.zeros(int(1.5 * SR), np.float32)])
+    sig = sig[: len(sig) // FRAME * FRAME]
+    sender = asyncio.create_task(
+        stream_frames(c, to_pcm16(sig), FRAME, len(sig) - int(1.5 * SR)))
+    finals: list[str] = []
+    durations: dict[int, float] = {}
+    answered = None  # the completed response that came after the last transcript
+    deadline = asyncio.get_running_loop().time() + 60.0
+    while not (sender.done() and answered is not None):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"hesitation clip {first!r}: no answer after 60 s ({finals})")
+        try:
+            item = await c.recv(0.5)
+        except (asyncio.TimeoutError, TimeoutError):
+            continue
+        if isinstance(item, Frame):
+            continue
+        if item["type"] == "transcript.final":
+            finals.append(item["text"])
+            answered = None
+        elif item["type"] == "response.audio.done":
+            durations[item["response_id"]] = item["duration_ms"]
+        elif item["type"] == "response.done" and item["status"] == "completed":
+            answered = item
+    await sender
+    rid = answered["response_id"]  # (the clip's last answer, played before the next clip)
+    await c.send({"type": "playback.mark", "response_id": rid,
+                  "played_ms": durations.get(rid, 0.0)})
+    await asyncio.sleep(0.3)
+    return len(finals) > 1, " | ".join(finals)
 
 
 async def run(url: str, turns: int, max_tokens: int, mode: str, pid: int | None,

@@ -27,6 +27,8 @@ async def start_avatar_jobs(settings, services) -> AvatarJobs:
     except Exception as exc:  # noqa: BLE001 - conversation goes on without avatar jobs
         log.error("avatar jobs could not start: %s", exc)
     jobs.events.subscribe(lambda ev: push(services, ev))
+    if inprocess:  # its job processes share this machine's cores with the conversation
+        services.live.subscribe(jobs.live)
     return jobs
 
 

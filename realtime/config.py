@@ -179,6 +179,8 @@ class Settings(BaseSettings):
     # `python -m avatar_engine.worker`); external: only those worker processes do (needs Redis)
     avatar_worker: Literal["inprocess", "external"] = "inprocess"
     avatar_worker_concurrency: int = Field(1, ge=1, le=8)  # jobs at once per worker process
+    # start the job processes and the glTF-Validator with the server, not at the first upload
+    avatar_warm_at_start: bool = False
     avatar_max_upload_bytes: int = 10 * 1024 * 1024
     avatar_max_pixels: int = 40_000_000  # larger images are refused from their header
     avatar_region: str = "KR"  # where this runs (ISO 3166-1): models licensed there only

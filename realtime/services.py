@@ -25,6 +25,7 @@ from realtime.memory.context import ContextManager
 from realtime.memory.conversation import Memory
 from realtime.memory.tokens import TokenCounter
 from realtime.metrics import Metrics
+from realtime.pipeline.live import LiveWork
 from realtime.pipeline.turn import TurnEngine
 from realtime.store import build_long_term, build_short_term
 from realtime.store.outbox import Outbox
@@ -166,6 +167,7 @@ class Services:
     limits: Limits | None = None
     counter: TokenCounter | None = None
     gpu: GpuClient | None = None  # gpu_host: live signals, the conversation plan, modes, VRAM
+    live: LiveWork = field(default_factory=LiveWork)  # background CPU work pauses while held
     sessions: set = field(default_factory=set)
     _long_ready: asyncio.Event = field(default_factory=asyncio.Event)
     _background: list = field(default_factory=list)
@@ -198,7 +200,8 @@ class Services:
         metrics = Metrics()
         llm = LLMScheduler(llm, settings.llm_background, metrics=metrics)  # live turns first
         tts = TTSRouter(tts_engines if tts_engines is not None else build_tts_engines(settings))
-        engine = TurnEngine(settings, llm, tts, metrics)
+        live = LiveWork()
+        engine = TurnEngine(settings, llm, tts, metrics, live=live)
         listen_error = None
         try:
             hub, stt = build_listening(settings, metrics)
@@ -210,7 +213,15 @@ class Services:
                                                llama.base_url if llama else settings.llm_base_url)
         return cls(settings, llm, tts, engine, metrics, llama=llama, vad_hub=hub, stt=stt,
                    smart_turn=smart_turn, listen_error=listen_error, memory=memory,
-                   limits=limits, counter=counter, gpu=gpu)
+                   limits=limits, counter=counter, gpu=gpu, live=live)
+
+    def live_signal(self, reason: str) -> None:
+        """Live conversation is coming (speech began, a typed message, a session opened): the
+        GPU goes to the conversation (gpu_host), background CPU work pauses (LiveWork)."""
+        if self.gpu is not None:
+            self.gpu.live_signal(reason)
+        if reason != "session.connect":  # a connection alone is not work
+            self.live.poke(reason)
 
     async def start(self) -> None:
         Path(self.settings.audio_dir).mkdir(parents=True, exist_ok=True)

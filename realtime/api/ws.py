@@ -71,7 +71,7 @@ def open_session(services, sink, tg: asyncio.TaskGroup, user: str, resume: str |
                       limits=services.limits, bind_voice=services.tts.bind_character_voice,
                       release_voice=services.tts.release_voice,
                       smart_turn=services.smart_turn if listening else None, **options)
-    session.live_signal = services.gpu.live_signal  # gpu_host: input.text, speech_started
+    session.live_signal = services.live_signal  # gpu_host + LiveWork: input.text, speech_started
     return session
 
 
@@ -95,7 +95,7 @@ async def admit(ws: WebSocket, services, token: str | None, refuse: Refuse,
     except ApiError as exc:
         await refuse(exc, CLOSE_TRY_LATER)
         return None
-    services.gpu.live_signal("session.connect")  # gpu_host: a conversation may start now
+    services.live_signal("session.connect")  # gpu_host: a conversation may start now
     return user, resume, holder
 
 

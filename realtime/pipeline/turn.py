@@ -23,6 +23,7 @@ from realtime.engines.tts.base import PhonemeTiming, TTSError
 from realtime.engines.tts.router import TTSRouter
 from realtime.pipeline.audio import StreamResampler, frames
 from realtime.pipeline.chunker import SentenceChunker
+from realtime.pipeline.live import LiveWork
 from realtime.pipeline.response import Response, SentenceRecord, Sink
 from realtime.pipeline.tags import Tag, TagFilter
 from realtime.pipeline.visemes import fit_phonemes_to_audio, phonemes_to_visemes
@@ -48,8 +49,10 @@ class _Audio:
 
 
 class TurnEngine:
-    def __init__(self, settings: Settings, llm: LLM, tts: TTSRouter, metrics=None) -> None:
+    def __init__(self, settings: Settings, llm: LLM, tts: TTSRouter, metrics=None,
+                 live: LiveWork | None = None) -> None:
         self.settings = settings
+        self.live = live or LiveWork()  # held while a turn runs: background CPU work pauses
         self.llm = llm
         self.tts = tts
         self.metrics = metrics
@@ -61,6 +64,10 @@ class TurnEngine:
         then (never cancelled) keep the turn and send its last events. Never raises, except to
         pass on a cancellation that did not come from a cut (the session or server is going
         away), and then only after the response has ended and been kept."""
+        with self.live.hold():
+            await self._run(resp, sink, rate)
+
+    async def _run(self, resp: Response, sink: Sink, rate: int | None) -> None:
         rate = rate or self.rate
         tags: dict[int, list[Tag]] = {}
         talk = {"started": False, "opened": False}  # talk_start sent; response.started sent

@@ -133,7 +133,7 @@ class LlamaServerProcess:
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *cmd, stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={"MALLOC_ARENA_MAX": "2", **os.environ, "PYTHONUNBUFFERED": "1"},
                 # speech first: on a small CPU, TTS of the current sentence must win the cores
                 # over generating sentences that will be spoken later
                 preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,
