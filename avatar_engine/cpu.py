@@ -16,6 +16,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -23,13 +25,22 @@ from concurrent.futures.process import BrokenProcessPool
 log = logging.getLogger(__name__)
 
 
-def _init(nice: int) -> None:
+def _init(nice: int, parent: int) -> None:
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging: warnings off
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         os.nice(nice)
     except OSError:  # not allowed: run at the normal priority
         pass
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """A pool's worker holds both ends of its task pipe, so it never sees its server die: it
+    would wait for work forever (each one holds MediaPipe, ~180 MB). Leave when the parent has."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _warm() -> bool:
@@ -51,7 +62,7 @@ class CpuSlot:
 
     def _start(self) -> None:
         self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init, initargs=(self.nice,))
+                                         initializer=_init, initargs=(self.nice, os.getpid()))
         self.warm = asyncio.get_running_loop().run_in_executor(self._pool, _warm)
         self.warm.add_done_callback(lambda f: f.cancelled() or f.exception())
 

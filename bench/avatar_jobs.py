@@ -145,7 +145,7 @@ async def voice_run(url: str, photo: bytes, turns: int, blocks: int) -> dict:
             loader = asyncio.create_task(keep_busy())
             await asyncio.sleep(1.0)  # a job is under way
         for i in range(turns):
-            q = QUESTIONS[(b * turns + i) % len(QUESTIONS)]
+            q = QUESTIONS[((b // 2) * turns + i) % len(QUESTIONS)]  # a pair: the same questions
             r = await one_turn(c, q, audios[q], 1.2)
             if r is not None:
                 out[mode].append(r["client_v2v"])

@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
-    # uvicorn's WebSocket implementation (bench/vad_capacity.py --ws compares them)
-    ws_impl: Literal["auto", "websockets", "websockets-sansio", "wsproto"] = "auto"
+    # uvicorn's WebSocket implementation (bench/vad_capacity.py --ws compares them: sansio is
+    # the leanest per microphone frame)
+    ws_impl: Literal["auto", "websockets", "websockets-sansio", "wsproto"] = "websockets-sansio"
     storage_dir: Path = Path("var")
     # ["*"]: any origin, no credentials; listed origins may send credentials (see .env.example)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])

@@ -90,3 +90,47 @@ async def test_job_processes_pause_while_a_live_turn_runs(tmp_path):
     finally:
         await jobs.stop()
         await store.close()
+
+
+def test_job_processes_leave_when_their_server_is_killed(tmp_path):
+    """A SIGKILLed server (OOM killer, a crashed container) must not leave its job processes
+    behind, each holding MediaPipe (~180 MB): they notice and exit."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "server.py"
+    script.write_text(
+        "import asyncio\n"
+        "from avatar_engine.cpu import CpuPool\n"
+        "async def main():\n"
+        "    pool = CpuPool()\n"
+        "    await pool.start()\n"
+        "    await pool.warm\n"
+        "    print(' '.join(str(p) for s in [*pool.slots, pool.uploads] for p in s.pids()),\n"
+        "          flush=True)\n"
+        "    await asyncio.sleep(600)\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n")
+    from tests.web_e2e import REPO
+
+    server = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        pids = [int(p) for p in server.stdout.readline().split()]
+        assert len(pids) == 2 and all(os.path.exists(f"/proc/{p}") for p in pids)
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            return _state(pid) != "Z"
+        except FileNotFoundError:
+            return False
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(p) for p in pids), "job processes outlived their server"

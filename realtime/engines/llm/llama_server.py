@@ -125,6 +125,9 @@ class LlamaServerProcess:
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
             "--n_ctx", str(self.n_ctx),
+            # prompts are evaluated 128 tokens at a time: the compute buffers shrink (~70 MB of
+            # the child's RSS) at no measurable cost to a turn's first token on 2 cores
+            "--n_batch", "128", "--n_ubatch", "128",
             # queue concurrent requests: the default lets each new request end the running one,
             # so two sessions would cut each other's answers short
             "--interrupt_requests", "False",
