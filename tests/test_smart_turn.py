@@ -53,9 +53,12 @@ def test_complete_questions_and_fragments(model, piper_voice):
     for text in ("What is the capital of France?", "Tell me a fun fact.",
                  "Where would you like to travel?"):
         assert model.predict(with_silence(piper_16k(piper_voice, text), 160)) >= 0.9, text
+    # Piper's synthesis is random (VITS noise): one fragment spoken 8 times scored 0.07-0.74,
+    # once 0.92; a fragment is judged incomplete as a rule, by the median of five takes
     for text in ("I would like to", "So I was thinking that", "Could you help me with"):
-        p = model.predict(with_silence(voiced(piper_16k(piper_voice, text)), 160))
-        assert p < 0.9, (text, p)
+        ps = [model.predict(with_silence(voiced(piper_16k(piper_voice, text)), 160))
+              for _ in range(5)]
+        assert float(np.median(ps)) < 0.9, (text, ps)
 
 
 async def _turn(live, audio: np.ndarray, mode: str) -> tuple[list[dict], list[dict]]:
