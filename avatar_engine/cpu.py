@@ -51,6 +51,11 @@ def _warm() -> bool:
     return True
 
 
+def _processes(pool: ProcessPoolExecutor) -> list:
+    """The pool's worker processes (CPython's executor internals)."""
+    return list(getattr(pool, "_processes", {}).values())
+
+
 class CpuSlot:
     """One process (a process pool of one) that can be killed and replaced."""
 
@@ -87,7 +92,7 @@ class CpuSlot:
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        procs = list(getattr(pool, "_processes", {}).values())  # CPython's executor internals
+        procs = _processes(pool)
         for proc in procs:
             with contextlib.suppress(Exception):
                 proc.kill()  # (a paused one too: SIGKILL needs no SIGCONT)
@@ -99,7 +104,7 @@ class CpuSlot:
 
     def pids(self) -> list[int]:
         pool = self._pool
-        return [p.pid for p in getattr(pool, "_processes", {}).values()] if pool else []
+        return [p.pid for p in _processes(pool)] if pool else []
 
     def signal(self, sig: int) -> None:
         for pid in self.pids():
