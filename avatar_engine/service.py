@@ -104,7 +104,10 @@ class AvatarJobs:
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
-            if task.cancelled() or task.done():
+            # Who was cancelled? Not "is the job done": the worker can be stopped in the same
+            # loop turn as its job ends, and returning then swallowed the worker's own
+            # cancellation (it went back to waiting for work, and stop() waited forever).
+            if not asyncio.current_task().cancelling():
                 return  # the user cancelled this job: the worker goes on with the next
             task.cancel()  # the worker itself is stopping
             with contextlib.suppress(asyncio.CancelledError, Exception):

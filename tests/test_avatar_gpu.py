@@ -148,3 +148,32 @@ async def test_a_region_the_model_excludes_is_refused_before_any_work(tmp_path):
     finally:
         await jobs.stop()
         await store.close()
+
+
+@pytest.mark.parametrize("cancel", ["worker", "job"])
+async def test_a_worker_stopped_as_its_job_ends_stops(tmp_path, cancel):
+    """The worker is cancelled in the same loop turn as its job finishes (the teardown race of a
+    test that waits for `completed` and stops at once): it must stop, not go back to waiting for
+    work (stop() then waited for it forever). A cancelled job, though, only ends that job."""
+    store = SqliteLongTermStore(tmp_path / "h.sqlite3")
+    jobs = AvatarJobs(Settings(_env_file=None, storage_dir=tmp_path), store)
+    ended = asyncio.Event()
+
+    async def run(job_id: str) -> None:
+        await ended.wait()
+
+    jobs.runner.run = run
+    worker = asyncio.create_task(jobs.execute("j1"))
+    while "j1" not in jobs.running:
+        await asyncio.sleep(0)
+    job = jobs.running["j1"]
+    if cancel == "job":
+        job.cancel()
+        await asyncio.wait_for(worker, 5)  # the worker goes on with the next job
+        return
+    ended.set()
+    while not job.done():  # the job's last step ran; the worker has not been woken yet
+        await asyncio.sleep(0)
+    worker.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(worker, 5)

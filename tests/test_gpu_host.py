@@ -47,8 +47,17 @@ async def job_holds_the_gpu(rig, job: asyncio.Task) -> dict:
     await rig.until(lambda: rig.comfy.running is not None and rig.comfy.loaded, 40,
                     "a view sampling on ComfyUI")
     assert not job.done()
-    status = await rig.status()
-    assert rig.states(status)["vllm"] == "asleep" and rig.states(status)["comfyui"] == "resident"
+    # the stand-in is sampling; gpu_host's ledger sees that at its next health poll
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while True:
+        status = await rig.status()
+        states = rig.states(status)
+        if (states["vllm"], states["comfyui"]) == ("asleep", "resident") \
+                or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert (states["vllm"], states["comfyui"]) == ("asleep", "resident"), states
     assert status["plan"] == "style"
     assert [le["state"] for le in status["leases"] if le["state"] == "granted"] == ["granted"]
     return status

@@ -147,13 +147,10 @@ class ComfyEngine:
         self._task = asyncio.create_task(self._worker(), name="comfy-worker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])  # (a cancellation of stop() itself still propagates)
 
     def _emit(self, event: str, data: dict, client_id: str | None) -> None:
         for listener in list(self.listeners):

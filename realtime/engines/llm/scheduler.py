@@ -123,7 +123,9 @@ class LLMScheduler(WrappedLLM):
             try:
                 parts, got = await asyncio.shield(run)
             except asyncio.CancelledError:
-                if not run.cancelled():  # our caller is cancelled, not the request
+                if asyncio.current_task().cancelling():  # our caller is cancelled (perhaps
+                    # in the same loop turn as the request was preempted: ask the caller, not
+                    # the request, or the caller's cancellation is swallowed)
                     run.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await run
