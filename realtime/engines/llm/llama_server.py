@@ -128,6 +128,11 @@ class LlamaServerProcess:
             # prompts are evaluated 128 tokens at a time: the compute buffers shrink (~70 MB of
             # the child's RSS) at no measurable cost to a turn's first token on 2 cores
             "--n_batch", "128", "--n_ubatch", "128",
+            # logits for the last token only: the server's default (True, for logprobs, which
+            # we never ask for) keeps an n_ctx x n_vocab float array (384 MiB for SmolLM2 at
+            # 2048) that filled up as a conversation grew, and computed the vocabulary
+            # projection for every prompt token
+            "--logits_all", "False",
             # queue concurrent requests: the default lets each new request end the running one,
             # so two sessions would cut each other's answers short
             "--interrupt_requests", "False",
