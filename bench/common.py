@@ -70,6 +70,16 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def rss_split(pid: int) -> tuple[float, float]:
+    """(the process's own RSS, its descendants'), in MB."""
+    total = rss_mb(pid)
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            own = int(line.split()[1]) / 1024
+            return own, total - own
+    return 0.0, total
+
+
 def stop_server(proc: subprocess.Popen | None) -> None:
     if proc is not None:
         proc.terminate()

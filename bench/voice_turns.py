@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import pct, row, rss_mb, start_server, stop_server, stream_frames, wait_up  # noqa: E402
+from common import pct, row, rss_split, start_server, stop_server, stream_frames, wait_up  # noqa: E402
 from tests.speech import load_piper_voice, piper_16k, to_pcm16, wer  # noqa: E402
 from tests.wsclient import Client, Frame  # noqa: E402
 
@@ -159,8 +159,10 @@ async def run(url: str, turns: int, max_tokens: int, mode: str, pid: int | None,
                   f"endpoint {t['endpoint_ms']:4.0f}  stt_done {t['stt_done']:5.0f}  "
                   f"first_audio_sent {t['first_audio_sent']:5.0f}  wer {r['wer']:.2f}")
         if pid is not None and i + 1 in rss_at:
-            rss[i + 1] = rss_mb(pid)
-            print(f"  RSS after turn {i + 1}: {rss[i + 1]:.0f} MB")
+            own, children = rss_split(pid)
+            rss[i + 1] = own + children
+            print(f"  RSS after turn {i + 1}: {rss[i + 1]:.0f} MB "
+                  f"(server {own:.0f} + llama.cpp {children:.0f})")
         await asyncio.sleep(0.3)
     cuts = []
     for first, rest in HESITATIONS:
@@ -220,10 +222,12 @@ def main() -> None:
         try:
             asyncio.run(wait_up(url))
             if proc is not None and args.rss:
-                print(f"server RSS after start-up and warm-up: {rss_mb(proc.pid):.0f} MB")
+                own, children = rss_split(proc.pid)
+                print(f"server RSS after start-up and warm-up: {own + children:.0f} MB "
+                      f"(server {own:.0f} + llama.cpp {children:.0f})")
             out = asyncio.run(run(url, args.turns, args.max_tokens, mode,
                                   proc.pid if proc is not None and args.rss else None,
-                                  (1, 10, 100)))
+                                  (1, 10, 25, 50, 100)))
             p50s[mode] = report(mode, out)
         finally:
             stop_server(proc)

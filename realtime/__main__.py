@@ -9,6 +9,7 @@ import uvicorn
 
 from realtime.app import create_app
 from realtime.config import Settings
+from realtime.heap import limit_malloc_arenas
 
 
 def uvicorn_options(settings: Settings | None = None) -> dict:
@@ -17,23 +18,6 @@ def uvicorn_options(settings: Settings | None = None) -> dict:
     the implementation chosen by ``AVATAR_WS_IMPL``."""
     ws = (settings or Settings()).ws_impl
     return {"ws": ws, "ws_max_size": 4 * 1024 * 1024, "ws_per_message_deflate": False}
-
-
-def limit_malloc_arenas(n: int = 2) -> None:
-    """glibc gives each thread that allocates its own malloc arena (up to 8 per core); with the
-    server's worker threads (Whisper, Piper, VAD, to_thread) freed memory stays scattered over
-    them and RSS creeps up under load. Two arenas keep it flat (as MALLOC_ARENA_MAX=2 would,
-    for the arenas made from now on). Not glibc: nothing to do."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        if libc is not None and hasattr(libc, "mallopt"):
-            libc.mallopt(-8, n)  # M_ARENA_MAX
-    except OSError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> None:

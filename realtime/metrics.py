@@ -96,6 +96,9 @@ class Metrics:
                                   registry=self.registry)
         self.loop_tasks = Gauge("avatar_event_loop_tasks", "asyncio tasks alive on the server's "
                                 "event loop", registry=self.registry)
+        self.heap_trim = Histogram("avatar_heap_trim_seconds",
+                                   "malloc_trim at idle moments (realtime/heap.py)",
+                                   registry=self.registry, buckets=_LAG_BUCKETS)
         ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, _open_fds, ...
         self.performance = PerformanceStats()  # GET /api/performance
         self.health_checked_at = float("-inf")  # monotonic time of the last component_up refresh

@@ -20,6 +20,7 @@ from realtime.engines.llm.scheduler import LLMScheduler
 from realtime.engines.tts.base import TTSEngine
 from realtime.characters.store import seed_presets
 from realtime.engines.tts.router import TTSRouter
+from realtime.heap import HeapTrimmer
 from realtime.limits import Limits
 from realtime.memory.context import ContextManager
 from realtime.memory.conversation import Memory
@@ -168,6 +169,7 @@ class Services:
     counter: TokenCounter | None = None
     gpu: GpuClient | None = None  # gpu_host: live signals, the conversation plan, modes, VRAM
     live: LiveWork = field(default_factory=LiveWork)  # background CPU work pauses while held
+    heap: HeapTrimmer | None = None  # free heap pages back to the system when idle
     sessions: set = field(default_factory=set)
     _long_ready: asyncio.Event = field(default_factory=asyncio.Event)
     _background: list = field(default_factory=list)
@@ -240,6 +242,11 @@ class Services:
         await self.counter.start()
         await self._warm_up()
         await self._warm_speech()
+        if self.settings.heap_trim_interval_s > 0:  # (the warm-ups' garbage goes back now)
+            self.heap = HeapTrimmer(self.live.subscribe,
+                                    min_interval_s=self.settings.heap_trim_interval_s,
+                                    observe=self.metrics.heap_trim.observe)
+            await self.heap.start()
 
     async def _start_long_term(self) -> None:
         """Connect, create indexes and write the presets; a store that is down at start is
@@ -338,6 +345,8 @@ class Services:
     async def stop(self) -> None:
         for task in self._background:
             task.cancel()
+        if self.heap is not None:
+            await self.heap.aclose()
         with contextlib.suppress(Exception):
             await self.memory.outbox.close()
         for closer in (self.memory.long.close, self.memory.short.close, self.counter.aclose):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import re
 
 import httpx
 import numpy as np
@@ -111,6 +112,8 @@ async def test_models_health_docs(http):
     assert "/api/chat" in spec["paths"] and "/api/tts" in spec["paths"]
     metrics = await http.get("/metrics")
     assert "avatar_turn_stage_seconds" in metrics.text
+    trims = re.search(r"^avatar_heap_trim_seconds_count (\S+)$", metrics.text, re.M)
+    assert trims and float(trims.group(1)) >= 1  # after the warm-up (realtime/heap.py)
 
 
 @pytest.mark.parametrize("body,status,code", [

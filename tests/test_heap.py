@@ -1,0 +1,98 @@
+"""realtime/heap.py: free heap pages go back to the system when live work goes idle, never while
+it is busy, at most every interval; and glibc's malloc_trim really shrinks a process."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+
+from realtime.heap import HeapTrimmer, malloc_trim
+from realtime.pipeline.live import LiveWork
+
+
+def _rss_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def test_trims_when_live_work_goes_idle_not_while_busy():
+    now = [100.0]
+    live = LiveWork(window_s=1.0, clock=lambda: now[0])
+    calls: list[float] = []
+    seen: list[float] = []
+
+    def trim() -> bool:
+        calls.append(now[0])
+        return True
+
+    heap = HeapTrimmer(live.subscribe, min_interval_s=10.0, trim=trim, observe=seen.append,
+                       clock=lambda: now[0])
+    await heap.start()
+    assert calls == [100.0] and heap.trims == 1 and len(seen) == 1  # after the warm-up
+
+    now[0] = 120.0
+    with live.hold():  # a turn: busy, no trim
+        await asyncio.sleep(0.01)
+        assert calls == [100.0]
+    await asyncio.sleep(0.01)  # the turn ended: idle
+    assert calls == [100.0, 120.0]
+
+    now[0] = 125.0  # idle again within the interval: not yet
+    with live.hold():
+        pass
+    await asyncio.sleep(0.01)
+    assert calls == [100.0, 120.0]
+
+    now[0] = 131.0
+    live.poke("speech_started")  # busy until 132
+    await asyncio.sleep(0.01)
+    assert calls == [100.0, 120.0]
+    now[0] = 133.0
+    live._update()  # (the window's timer, on this fake clock)
+    await asyncio.sleep(0.01)
+    assert calls == [100.0, 120.0, 133.0]
+    await heap.aclose()
+    now[0] = 200.0
+    with live.hold():
+        pass
+    await asyncio.sleep(0.01)
+    assert len(calls) == 3  # unsubscribed
+
+
+async def test_a_failing_trim_is_logged_not_raised(caplog):
+    live = LiveWork()
+
+    def broken() -> bool:
+        raise OSError("no libc")
+
+    heap = HeapTrimmer(live.subscribe, trim=broken)
+    await heap.start()
+    assert heap.trims == 0 and "malloc_trim failed" in caplog.text
+    await heap.aclose()
+
+
+def test_malloc_trim_gives_freed_heap_pages_back():
+    """200 MB of small blocks (below the mmap threshold: in the heap), all freed but the last,
+    which pins the top so the heap cannot simply shrink: only malloc_trim returns the pages."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+    base = _rss_mb()
+    blocks = []
+    for _ in range(200_000):
+        p = libc.malloc(1000)
+        libc.memset(p, 1, 1000)  # touched: resident
+        blocks.append(p)
+    grown = _rss_mb()
+    assert grown - base > 150
+    for p in blocks[:-1]:
+        libc.free(p)
+    freed = _rss_mb()
+    assert malloc_trim() is True
+    trimmed = _rss_mb()
+    libc.free(blocks[-1])
+    assert freed - trimmed > 150, (base, grown, freed, trimmed)
