@@ -7,7 +7,8 @@ high-water mark of every arena, not what is in use: measured over 60 typed turns
 at idle moments kept the server ~70 MB (12 %) smaller (bench/voice_turns.py --rss). Trimming
 walks the free lists under the arena's lock, so it runs only when live work is idle
 (:class:`realtime.pipeline.live.LiveWork` says so), in a worker thread, at most every
-``min_interval_s``. Not glibc (musl, macOS): nothing to do.
+``min_interval_s``, after the engines have given back what they cache between runs (Piper's
+onnxruntime arena: ``TTSEngine.release_memory``). Not glibc (musl, macOS): no trim.
 """
 
 from __future__ import annotations
@@ -57,9 +58,11 @@ class HeapTrimmer:
 
     def __init__(self, subscribe: Callable[[Callable[[bool], None]], Callable[[], None]], *,
                  min_interval_s: float = 10.0, trim: Callable[[], bool] = malloc_trim,
+                 release: list[Callable[[], None]] | None = None,
                  observe: Callable[[float], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._subscribe, self._trim, self._observe = subscribe, trim, observe
+        self._release = release or []  # caches given back first (Piper's arena), blocking
         self.min_interval_s, self.clock = min_interval_s, clock
         self._unsubscribe: Callable[[], None] | None = None
         self._task: asyncio.Task | None = None
@@ -84,11 +87,19 @@ class HeapTrimmer:
             return
         self._task = asyncio.get_running_loop().create_task(self._run(), name="heap-trim")
 
+    def _release_and_trim(self) -> bool:
+        for release in self._release:
+            try:
+                release()
+            except Exception:  # noqa: BLE001 - the heap is still trimmed
+                log.exception("releasing cached memory failed")
+        return self._trim()
+
     async def _run(self) -> None:
         self._last = self.clock()
         t0 = time.perf_counter()
         try:
-            done = await asyncio.to_thread(self._trim)
+            done = await asyncio.to_thread(self._release_and_trim)
         except Exception:  # noqa: BLE001 - memory housekeeping never breaks the server
             log.exception("malloc_trim failed")
             return

@@ -245,6 +245,7 @@ class Services:
         if self.settings.heap_trim_interval_s > 0:  # (the warm-ups' garbage goes back now)
             self.heap = HeapTrimmer(self.live.subscribe,
                                     min_interval_s=self.settings.heap_trim_interval_s,
+                                    release=[self.tts.release_memory],
                                     observe=self.metrics.heap_trim.observe)
             await self.heap.start()
 

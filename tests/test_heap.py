@@ -7,6 +7,8 @@ import asyncio
 import ctypes
 import ctypes.util
 
+import numpy as np
+
 from realtime.heap import HeapTrimmer, malloc_trim
 from realtime.pipeline.live import LiveWork
 
@@ -96,3 +98,37 @@ def test_malloc_trim_gives_freed_heap_pages_back():
     trimmed = _rss_mb()
     libc.free(blocks[-1])
     assert freed - trimmed > 150, (base, grown, freed, trimmed)
+
+
+async def test_piper_gives_its_arena_back_and_still_speaks():
+    """onnxruntime keeps Piper's arena at the largest sentence's working set; release_memory
+    (called while nobody talks) shrinks it, and the next sentence is unchanged."""
+    from realtime.engines.tts.piper_engine import PiperEngine, ensure_aligned_voice
+    from tests.conftest import REPO
+
+    engine = PiperEngine(ensure_aligned_voice(REPO / "var" / "models"))
+    await engine.start()
+    try:
+        long = ("Well, I think that the best thing to do this weekend would be to go hiking in "
+                "the mountains, where the air is fresh and the views are beautiful, and then "
+                "have a long picnic by the lake with all of our friends and family.")
+
+        async def say(text: str) -> bytes:
+            return b"".join([c.pcm.tobytes() async for c in
+                             engine.synthesize(text, language="en")])
+
+        before = await say("Hello there.")
+        for _ in range(2):
+            await say(long)
+        malloc_trim()
+        grown = _rss_mb()
+        await asyncio.to_thread(engine.release_memory)
+        malloc_trim()
+        released = _rss_mb()
+        assert grown - released > 60, (grown, released)
+        after = np.frombuffer(await say("Hello there."), np.int16)  # still speaks
+        ref = np.frombuffer(before, np.int16)
+        assert abs(len(after) - len(ref)) < 0.2 * len(ref)  # (VITS noise: not bit-exact)
+        assert np.abs(after).max() > 1000
+    finally:
+        await engine.aclose()

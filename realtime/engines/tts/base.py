@@ -66,6 +66,11 @@ class TTSEngine(abc.ABC):
     async def aclose(self) -> None:
         return None
 
+    def release_memory(self) -> None:
+        """Hand working memory cached between syntheses back (blocking: called in a worker
+        thread while nobody is talking, realtime/heap.py). Default: nothing cached."""
+        return None
+
     @abc.abstractmethod
     def voices(self) -> list[VoiceInfo]:
         """Voices this engine offers."""

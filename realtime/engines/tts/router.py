@@ -27,6 +27,13 @@ class TTSRouter:
             except Exception:  # noqa: BLE001 - shut the rest down anyway
                 log.exception("closing %s", engine.name)
 
+    def release_memory(self) -> None:
+        for engine in self.engines:
+            try:
+                engine.release_memory()
+            except Exception:  # noqa: BLE001 - housekeeping: the next engine still runs
+                log.exception("releasing %s's memory", engine.name)
+
     def voices(self) -> list[VoiceInfo]:
         return [v for e in self.engines for v in e.voices()]
 
