@@ -3,8 +3,8 @@ system while nobody is talking.
 
 Whisper, Piper, the VAD and numpy allocate and free tens of MB per turn from worker threads.
 glibc keeps what was freed inside the heap for later, so the process's resident memory is the
-high-water mark of every arena, not what is in use: measured over 60 typed turns, ``malloc_trim``
-at idle moments kept the server ~70 MB (12 %) smaller (bench/voice_turns.py --rss). Trimming
+high-water mark of every arena, not what is in use: over 60 typed turns, ``malloc_trim`` at
+idle moments kept the server process ~70 MB (12 %) smaller (543 vs 612 MB at turn 60). Trimming
 walks the free lists under the arena's lock, so it runs only when live work is idle
 (:class:`realtime.pipeline.live.LiveWork` says so), in a worker thread, at most every
 ``min_interval_s``, after the engines have given back what they cache between runs (Piper's
