@@ -83,13 +83,17 @@ async def test_a_voice_turn_preempts_the_stage_and_finds_the_llm_awake(gpu_rig, 
     await sender
 
     assert done["status"] == "completed" and done["text"]
-    assert done["timings"]["gpu_wait_ms"] == 0.0  # the plan was awake when the LLM was asked
+    # the plan was awake when the LLM was asked: no wait beyond the scheduler's own bookkeeping
+    # (0.0 ms on a quiet machine, 1.0 ms once in CI under load; waking takes ~1.3 s)
+    assert done["timings"]["gpu_wait_ms"] < 100, done["timings"]
     wake_end = max(t for e, t in rig.vllm.log if e == "wake_end")
     assert seen["vad.speech_started"] < wake_end < seen["transcript.final"], (seen, wake_end)
     assert rig.comfy.counters["interrupted"] == interrupted + 1  # stopped at its next step
     assert rig.vllm.counters["wakes"] == wakes + 1
     assert rig.vllm.counters["requests_while_asleep"] == 0 and rig.vllm.counters["crashes"] == 0
 
+    # the job hears of its preemption at its next lease poll, which may come after the answer
+    await rig.until(lambda: stats["preempted"] >= 1, 10, "the job to see its preemption")
     assert stats["preempted"] == 1 and stats["units_lost"] == 1
     # the job asks again and gets the GPU back once the conversation is quiet (rendering its
     # view again is the job's business: test_d and the scheduler tests follow a stage to its end)
@@ -112,6 +116,7 @@ async def test_b_a_typed_turn_during_a_job_waits_at_most_the_wake_time(gpu_rig):
     log = dict(rig.comfy.log) | {e: t for e, t in rig.vllm.log}
     assert log["wake_begin"] >= log["unloaded"]  # (e) the room came back before the wake
     assert rig.vllm.counters["requests_while_asleep"] == 0
+    await rig.until(lambda: stats["preempted"] >= 1, 10, "the job to see its preemption")
     assert stats["preempted"] == 1
     job.cancel()
     await asyncio.gather(job, return_exceptions=True)
