@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 M_ARENA_MAX = -8
 
 
-def _libc():
+@functools.cache
+def _libc():  # (find_library runs ldconfig: once)
     name = ctypes.util.find_library("c")
     try:
         return ctypes.CDLL(name) if name else None
