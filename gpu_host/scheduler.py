@@ -148,10 +148,13 @@ class Scheduler:
         self.live(reason)
         self._release("speech")  # the speech became this turn
         self._holds.append(("turn", t0 + self.s.turn_hold_s))
-        if not await wait_event(self.ready, self.s.ready_timeout_s):
-            log.error("conversation plan not ready after %.0f s (%s); the turn goes on",
+        if self.ready.is_set():
+            waited = 0.0  # the plan is in force: the bookkeeping above is not a wait
+        else:
+            if not await wait_event(self.ready, self.s.ready_timeout_s):
+                log.error("conversation plan not ready after %.0f s (%s); the turn goes on",
                           self.s.ready_timeout_s, self.error or self.switching)
-        waited = self.now() - t0
+            waited = self.now() - t0
         self.metrics.live_wait.observe(waited)
         return round(waited * 1000.0, 2)
 

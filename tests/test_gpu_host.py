@@ -83,9 +83,7 @@ async def test_a_voice_turn_preempts_the_stage_and_finds_the_llm_awake(gpu_rig, 
     await sender
 
     assert done["status"] == "completed" and done["text"]
-    # the plan was awake when the LLM was asked: no wait beyond the scheduler's own bookkeeping
-    # (0.0 ms on a quiet machine, 1.0 ms once in CI under load; waking takes ~1.3 s)
-    assert done["timings"]["gpu_wait_ms"] < 100, done["timings"]
+    assert done["timings"]["gpu_wait_ms"] == 0.0  # the plan was awake when the LLM was asked
     wake_end = max(t for e, t in rig.vllm.log if e == "wake_end")
     assert seen["vad.speech_started"] < wake_end < seen["transcript.final"], (seen, wake_end)
     assert rig.comfy.counters["interrupted"] == interrupted + 1  # stopped at its next step
