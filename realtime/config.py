@@ -126,7 +126,8 @@ class Settings(BaseSettings):
     vad_post_roll_ms: int = 200
     vad_max_utterance_s: float = 30.0
     smart_turn_model_path: Path | None = None  # None: the one in the pipecat-ai wheel
-    smart_turn_silence_ms: int = 160  # silence before the model is asked (once per pause)
+    smart_turn_silence_ms: int = 96  # silence before the model is first asked
+    smart_turn_interval_ms: int = 128  # asked again this often while the pause lasts (0: once)
     smart_turn_threshold: float = 0.9  # P(complete) at or above this ends the turn
     smart_turn_max_silence_ms: int = 900  # an incomplete utterance ends on this much silence
     stt_model: str = ""  # path or faster-whisper model name; "" = embedded tiny.en
@@ -137,10 +138,11 @@ class Settings(BaseSettings):
     stt_compute_type: str = "int8"  # int8 | int8_float16 | float16 | float32
     stt_cpu_threads: int = 2
     stt_beam_size: int = 1
+    stt_window_s: float = 15.0  # Whisper's encoder window, rounded up to this (30 = full)
     stt_language: str = "auto"  # auto | en | ko | ...
     stt_no_speech_threshold: float = 0.6
     stt_partial_interval_ms: int = 0  # > 0: transcript.partial every so often while speaking
-    stt_speculative_silence_ms: int = 128  # start STT after this much silence (0 = at the end)
+    stt_speculative_silence_ms: int = 32  # start STT after this much silence (0 = at the end)
     stt_max_upload_bytes: int = 10 * 1024 * 1024  # POST /api/stt body limit
     stt_max_upload_s: float = 120.0  # POST /api/stt audio length limit
 

@@ -87,7 +87,8 @@ def build_listening(settings: Settings, metrics: Metrics):
         return WhisperSTT(SttOptions(
             model=model, device=settings.stt_device,
             compute_type=settings.stt_compute_type, cpu_threads=settings.stt_cpu_threads,
-            beam_size=settings.stt_beam_size, language=settings.stt_language,
+            beam_size=settings.stt_beam_size, window_s=settings.stt_window_s,
+            language=settings.stt_language,
             no_speech_threshold=settings.stt_no_speech_threshold), label=label, executor=worker)
 
     english = whisper(settings.stt_model, settings.stt_model or "tiny.en")

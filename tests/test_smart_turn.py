@@ -100,3 +100,24 @@ async def test_a_complete_question_ends_early(live, piper_voice):
     assert stops[0]["turn_end"] == "smart_turn"
     s = live.services.settings
     assert s.smart_turn_silence_ms <= s.vad_end_silence_ms  # earlier than the fixed silence
+
+
+async def test_words_hold_a_turn_that_only_sounds_complete(live, model, piper_voice):
+    """"My favourite food is ... [700 ms] ... pizza.": Piper often says the fragment with a
+    final fall, and the model scores it complete (0.87-0.98). The speculative transcript ("My
+    favorite food is...") reads unfinished, so the turn waits and stays one."""
+    silences = range(96, 640, 32)
+    for _ in range(8):  # a take the model calls complete (Piper's synthesis is random)
+        first = voiced(piper_16k(piper_voice, "My favourite food is"))
+        scores = [model.predict(np.concatenate([first, np.zeros(ms * SR // 1000, np.float32)]))
+                  for ms in silences]
+        if max(scores) >= 0.9:
+            break
+    assert max(scores) >= 0.9, scores  # the model alone would have ended the turn here
+    rest = voiced(piper_16k(piper_voice, "pizza."))
+    audio = np.concatenate([np.zeros(int(0.3 * SR), np.float32), first,
+                            np.zeros(int(0.7 * SR), np.float32), rest,
+                            np.zeros(int(1.5 * SR), np.float32)])
+    finals, stops = await _turn(live, audio, "semantic_vad")
+    assert len(finals) == 1, finals
+    assert wer("My favorite food is pizza", finals[0]["text"]) <= 0.25, finals

@@ -174,7 +174,7 @@ async def test_event_loop_not_blocked(stt: WhisperSTT, utterance) -> None:
     finally:
         task.cancel()
     assert_good(result, text)
-    assert busy > 0.2 and len(lags) >= busy / 0.02  # the ticker really ran during the decode
+    assert busy > 0.05 and len(lags) >= busy / 0.02  # the ticker really ran during the decode
     print(f"\nloop lag during a {busy:.2f}s transcription: max {max(lags) * 1000:.1f} ms, "
           f"{len(lags)} ticks")
     assert max(lags) < 0.050
@@ -264,8 +264,8 @@ async def test_real_time_factor(stt: WhisperSTT, utterance) -> None:
     duration = len(audio) / SR
     print(f"\ntiny.en int8 cpu_threads={stt.options.cpu_threads}: {duration:.2f}s utterance in "
           f"{wall:.3f}s wall (worker {min(p for _, p in runs):.3f}s), RTF {wall / duration:.2f}")
-    # about 0.4 on two idle cores (the encoder always sees a padded 30 s window, so this is
-    # mostly a fixed ~0.8 s); the margin is for CPUs shared with other work
+    # about 0.07 on two idle cores (the encoder sees a 15 s window, listen/window.py; 0.15 with
+    # Whisper's own 30 s); the margin is for CPUs shared with other work
     assert wall / duration < 1.5
 
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from realtime.errors import ProtocolError
+from realtime.listen.endings import unfinished
 from realtime.listen.frames import FrameGate
 from realtime.listen.transcription import AUTO, SpeechTurn, Transcription
 from realtime.protocol.messages import (
@@ -88,7 +89,9 @@ class MicInput(Transcription):
         self.set_turn_detection(settings.voice_turn_detection
                                 if settings.voice_turn_detection != "semantic_vad" or smart_turn
                                 else "server_vad")
-        self._judged: float | None = None  # the pause the end-of-turn model was asked about
+        self._judged: tuple[float, float] | None = None  # (pause start, silence) last asked
+        self._judging = False  # a question to the end-of-turn model is running
+        self._held: float | None = None  # a pause whose words read unfinished
         # ("audio", x16k, t, ms) | ("commit"|"clear", t) | ("vad", VadOptions)
         self._queue: deque[tuple] = deque()
         self.closed = False
@@ -310,32 +313,56 @@ class MicInput(Transcription):
 
     # ------------------------------------------------------------------ end of turn (model)
     def _maybe_judge(self) -> None:
-        """semantic_vad: once per pause, after a short silence, ask the model whether the
-        utterance is complete; if so, the turn ends now instead of after the long silence."""
-        if self.turn_detection != "semantic_vad" or not self.vad.speaking:
+        """semantic_vad: during a pause, after a short silence and again every
+        ``smart_turn_interval_ms``, ask the model whether the utterance is complete; if so (and
+        the words do not say otherwise), the turn ends now instead of after the long silence."""
+        if self.turn_detection != "semantic_vad" or not self.vad.speaking or self._judging:
             return
-        if self.vad.silence_ms < self.settings.smart_turn_silence_ms:
+        silence = self.vad.silence_ms
+        if silence < self.settings.smart_turn_silence_ms:
             return
         start = self.vad.silence_start_ms
-        if self._judged == start:
+        if self._held == start:  # the words said "unfinished": the long silence decides
             return
-        self._judged = start
+        if self._judged is not None and self._judged[0] == start:
+            every = self.settings.smart_turn_interval_ms
+            if every <= 0 or silence < self._judged[1] + every:
+                return
+        self._judged = (start, silence)
+        self._judging = True
         self._spawn(self._judge(start, self.vad.current_audio()), "end-of-turn")
 
     async def _judge(self, start: float, audio: np.ndarray) -> None:
+        try:
+            await self._judge_pause(start, audio)
+        finally:
+            self._judging = False
+
+    async def _judge_pause(self, start: float, audio: np.ndarray) -> None:
         try:
             p = await self.smart_turn.probability(audio)
         except Exception:  # noqa: BLE001 - the long silence still ends the turn
             log.exception("end-of-turn model failed")
             return
+        if not self._same_pause(start) or p < self.settings.smart_turn_threshold:
+            return  # speaking again, the turn already ended, or a pause inside the utterance
+        spec = self._spec
+        if spec is not None and spec[0] == start:  # the words of this pause are on their way
+            await asyncio.wait({spec[1]})
+            if not self._same_pause(start):
+                return
+            tr = None if spec[1].cancelled() else spec[1].result()
+            if getattr(tr, "ok", False) and unfinished(tr.text, tr.language):
+                self._held = start  # "My favourite food is...": wait for more, or the silence
+                log.debug("end of turn held: %r sounds complete but reads unfinished", tr.text)
+                return
+        silence = self.vad.silence_ms
+        self._on_vad(self.vad.end_turn(), time.perf_counter(), smart_endpoint_ms=silence)
+
+    def _same_pause(self, start: float) -> bool:
         vad = self.vad
-        if self.closed or not vad.speaking or not vad.silence_ms or \
-                vad.silence_start_ms != start:  # speaking again, or the turn already ended
-            return
-        if p < self.settings.smart_turn_threshold:
-            return  # a pause inside the utterance: wait for more speech or the long silence
-        silence = vad.silence_ms
-        self._on_vad(vad.end_turn(), time.perf_counter(), smart_endpoint_ms=silence)
+        return not self.closed and vad.speaking and bool(vad.silence_ms) and \
+            vad.silence_start_ms == start
 
     async def _send(self, msg) -> None:
         await self.session.sink.json(msg)

@@ -17,11 +17,13 @@ one core), never behind a Whisper decode.
 
 Measured on Piper speech after 160 ms of silence: twelve complete questions score 0.93-0.99;
 fragments ending in a function word ("I would like to", "So I was thinking that", "Could you
-help me with", "My favourite food is") 0.02-0.81; every score rises as trailing silence grows.
-So the model is asked once per pause, early, and a turn ends only at 0.9 or more: a false
-"complete" cuts the speaker off, a false "incomplete" only waits for the longer silence. (It
-judges sound, not words: "Can you tell me", spoken as Piper speaks it, is a complete question
-to it, 0.97.)
+help me with", "My favourite food is") 0.02-0.81; scores tend to rise as the silence grows but
+jump between takes and between 32 ms steps (a question 0.14 at 128 ms, 0.83 at 256 ms). So the
+model is asked early and again while the pause lasts (``MicInput._maybe_judge``), and a turn
+ends only at 0.9 or more: a false "complete" cuts the speaker off, a false "incomplete" only
+waits for the longer silence. It judges sound, not words ("Can you tell me", spoken as Piper
+speaks it, is a complete question to it, 0.97; "My favourite food is" often 0.9+), so the
+speculative transcript can veto it (``listen/endings.py``).
 """
 
 from __future__ import annotations

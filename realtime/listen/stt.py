@@ -68,6 +68,7 @@ from typing import Any
 
 import numpy as np
 
+from realtime.listen.window import repeats
 from realtime.pipeline.audio import pcm16_to_float
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class SttOptions:
     compute_type: str = "int8"
     cpu_threads: int = 2
     beam_size: int = 1
+    window_s: float = 15.0  # encoder window rounded to this (30 = Whisper's own; listen/window.py)
     language: str = "auto"  # "auto", "en", "ko", ...; an English-only (.en) model always gets "en"
     no_speech_threshold: float = 0.6
     min_words: int = 1
@@ -315,8 +317,11 @@ class WhisperSTT(STT):
         try:
             from faster_whisper import WhisperModel
 
-            model = WhisperModel(path, device=opts.device, compute_type=opts.compute_type,
-                                 cpu_threads=opts.cpu_threads, num_workers=1)
+            from realtime.listen.window import windowed
+
+            model = windowed(WhisperModel, opts.window_s)(
+                path, device=opts.device, compute_type=opts.compute_type,
+                cpu_threads=opts.cpu_threads, num_workers=1)
         except Exception as exc:  # noqa: BLE001 - missing file, bad device, CUDA libs...
             raise STTError(f"cannot load Whisper model {path!r}: {exc}",
                            code="SERVICE_UNAVAILABLE") from exc
@@ -369,6 +374,19 @@ class WhisperSTT(STT):
                                code="SERVICE_UNAVAILABLE") from None
             raise
 
+    def _decode(self, model: Any, audio: np.ndarray, language: str | None,
+                prompt: str | None) -> tuple[list[SegmentStats], Any]:
+        """One decode (consuming faster-whisper's lazy generator) -> per-segment stats, info."""
+        opts = self.options
+        segments, info = model.transcribe(
+            audio, language=language, beam_size=opts.beam_size, temperature=0.0,
+            vad_filter=False, condition_on_previous_text=False, without_timestamps=True,
+            initial_prompt=prompt or None,
+            # our guards judge these; None keeps every segment visible to them
+            no_speech_threshold=None, log_prob_threshold=None, compression_ratio_threshold=None)
+        return [SegmentStats(s.text, float(s.no_speech_prob), float(s.avg_logprob),
+                             float(s.compression_ratio), len(s.tokens)) for s in segments], info
+
     def _transcribe_sync(self, model: Any, audio: np.ndarray, language: str | None,
                          prompt: str | None) -> Transcript:
         """Runs in the worker thread: decode (consuming the lazy generator here) and judge."""
@@ -382,15 +400,10 @@ class WhisperSTT(STT):
                               "no_audio" if not audio.size else "quiet",
                               time.perf_counter() - t0, self.label)
         try:
-            segments, info = model.transcribe(
-                audio, language=language, beam_size=opts.beam_size, temperature=0.0,
-                vad_filter=False, condition_on_previous_text=False, without_timestamps=True,
-                initial_prompt=prompt or None,
-                # our guards judge these; None keeps every segment visible to them
-                no_speech_threshold=None, log_prob_threshold=None,
-                compression_ratio_threshold=None)
-            stats = [SegmentStats(s.text, float(s.no_speech_prob), float(s.avg_logprob),
-                                  float(s.compression_ratio), len(s.tokens)) for s in segments]
+            stats, info = self._decode(model, audio, language, prompt)
+            if getattr(model, "window_frames", 0) and repeats(" ".join(s.text for s in stats)):
+                with model.full_window():  # a short window's rare doubling (listen/window.py)
+                    stats, info = self._decode(model, audio, language, prompt)
         except Exception as exc:  # noqa: BLE001 - CTranslate2 / tokenizer trouble
             raise STTError(f"Whisper failed: {exc}") from exc
         text, no_speech, logprob, rejected = judge(stats, level=level, duration_s=duration,
