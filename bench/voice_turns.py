@@ -140,7 +140,7 @@ async def hesitation(c: Client, voice, first: str, rest: str) -> tuple[bool, str
 
 
 async def run(url: str, turns: int, max_tokens: int, mode: str, pid: int | None,
-              rss_at: tuple[int, ...]) -> dict:
+              rss_at: tuple[int, ...], hesitation_rounds: int = 1) -> dict:
     voice = load_piper_voice()
     audios = {q: piper_16k(voice, q) for q in QUESTIONS}
     c = await Client.connect(url, max_tokens=max_tokens, turn_detection=mode)
@@ -165,7 +165,7 @@ async def run(url: str, turns: int, max_tokens: int, mode: str, pid: int | None,
                   f"(server {own:.0f} + llama.cpp {children:.0f})")
         await asyncio.sleep(0.3)
     cuts = []
-    for first, rest in HESITATIONS:
+    for first, rest in HESITATIONS * hesitation_rounds:
         cut, text = await hesitation(c, voice, first, rest)
         cuts.append(cut)
         print(f"  hesitation {'CUT' if cut else 'kept'}: {text!r}")
@@ -215,6 +215,8 @@ def main() -> None:
     ap.add_argument("--mode", default="semantic_vad", choices=["semantic_vad", "server_vad"])
     ap.add_argument("--compare", action="store_true", help="semantic_vad and server_vad")
     ap.add_argument("--rss", action="store_true", help="server RSS at turns 1, 10, 100")
+    ap.add_argument("--hesitation-rounds", type=int, default=1,
+                    help="speak the 4 hesitation clips this many times (new Piper takes)")
     args = ap.parse_args()
     p50s = {}
     for mode in (["semantic_vad", "server_vad"] if args.compare else [args.mode]):
@@ -227,7 +229,7 @@ def main() -> None:
                       f"(server {own:.0f} + llama.cpp {children:.0f})")
             out = asyncio.run(run(url, args.turns, args.max_tokens, mode,
                                   proc.pid if proc is not None and args.rss else None,
-                                  (1, 10, 25, 50, 100)))
+                                  (1, 10, 25, 50, 100), args.hesitation_rounds))
             p50s[mode] = report(mode, out)
         finally:
             stop_server(proc)

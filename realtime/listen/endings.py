@@ -4,11 +4,11 @@ Smart Turn judges the *sound* of a pause, and a speaker who trails off with a fa
 sounds finished to it: "My favourite food is ..." scores 0.87-0.98 as Piper speaks it. The
 speculative transcript is usually ready when the model answers (``listen/transcription.py``),
 so the words can veto an early end: a turn whose text stops on a word that cannot end a
-sentence ("to", "with", "is", "the", "and", ...; after a question mark only words that end
-no question: "Where are you from?" is finished) or trails off ("...") waits for more speech or
+sentence ("to", "with", "is", "the", "and", ...; a wh-question may end on a preposition:
+"Where are you from?" is finished, "Could you help me with?" is not) or trails off ("...") waits for more speech or
 for the long silence. The veto only ever delays a turn (a false "unfinished" costs the
 ``smart_turn_max_silence_ms`` wait, a false "finished" cuts the speaker off), so the lists
-are generous. Korean: a connective ending (-고, -는데, -서, -면, -지만, -니까) or a case/topic
+are generous ("Do you know where it is?" waits for the long silence). Korean: a connective ending (-고, -는데, -서, -면, -지만, -니까) or a case/topic
 particle on the last word, when Whisper wrote no final punctuation.
 """
 
@@ -31,6 +31,7 @@ _EN_OPEN = _EN_NEVER | frozenset("""
 that to of in on at for with from by about into onto over under after before between through
 during without within as while is are was were
 """.split())
+_WH = frozenset("who whom whose what which where when why how".split())
 _KO_CONNECTIVE = ("는데", "은데", "지만", "니까", "면서", "거나", "고", "서", "면")
 _KO_PARTICLE = ("에서", "에게", "한테", "으로", "하고", "이랑", "은", "는", "을", "를", "이", "가",
                 "에", "의", "와", "과", "도", "로", "랑")
@@ -54,4 +55,7 @@ def unfinished(text: str, language: str = "en") -> bool:
         if text[-1] in ".?!。？！":
             return False
         return last in _KO_CONJUNCTION or last.endswith(_KO_CONNECTIVE + _KO_PARTICLE)
-    return last in (_EN_NEVER if text.endswith("?") else _EN_OPEN)
+    # a wh-question may strand its preposition ("Where are you from?"); a yes/no question that
+    # stops on one was cut short ("Could you help me with?", as Whisper writes it)
+    stranded = text.endswith("?") and words[0] in _WH
+    return last in (_EN_NEVER if stranded else _EN_OPEN)
