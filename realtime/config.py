@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     chunk_min_chars: int = 12
     chunk_max_chars: int = 220
     chunk_first_clause: bool = True
-    chunk_first_max_chars: int = 24
+    chunk_first_max_chars: int = 16
 
     # --- memory: short-term (Redis or in-process) and long-term (MongoDB or SQLite) ----------
     redis_url: str = ""  # e.g. redis://localhost:6379/0; "" = in-process (one server process)
