@@ -3,7 +3,8 @@
     .venv/bin/python bench/stt_window.py [--windows 30,20,15,10] [--repeat 2]
 
 The embedded models (tiny.en, and the multilingual base on the same English clips and on
-Korean espeak-ng clips with the language left to detection) transcribe Piper-spoken clips:
+Korean espeak-ng clips with the language left to detection) transcribe Piper-spoken clips
+(and tiny.en the same texts in espeak-ng's robotic English, far from Whisper's training data):
 questions, short answers ("No.", "Thanks!"), hesitations with a 700 ms pause, long
 sentences, and 12-25 s monologues (more than
 one 10 s window). Printed side by side per window: word error rate (against the text Piper
@@ -96,7 +97,9 @@ async def main() -> None:
     from realtime.listen.models import ensure_multilingual_whisper
 
     base_dir = ensure_multilingual_whisper(Path(tempfile.gettempdir()) / "avatar-bench-models")
-    models = [("tiny.en", "", clips, "en")]
+    robotic = [(t, (await espeak_16k(t, "en")).astype(np.float32) / 32768)
+               for t in QUESTIONS + LONG[:3] + SHORT]
+    models = [("tiny.en", "", clips, "en"), ("tiny.en", "", robotic, "espeak")]
     if base_dir is not None:
         models += [("base", str(base_dir), clips, "en"), ("base", str(base_dir), korean, None)]
     print(f"{'model':8} {'clips':8} {'window':>6} {'WER':>6} {'wrong':>6} {'runaway':>7} "
@@ -106,11 +109,12 @@ async def main() -> None:
         for w in windows:
             stt = WhisperSTT(SttOptions(model=path, window_s=w), label=label)
             await stt.start()
-            await stt.transcribe(cl[0][1], language=lang)  # warm-up
-            r = await run(stt, cl, lang, args.repeat)
+            lang_ = "en" if lang == "espeak" else lang
+            await stt.transcribe(cl[0][1], language=lang_)  # warm-up
+            r = await run(stt, cl, lang_, args.repeat)
             await stt.aclose()
             base_p50 = base_p50 or r["p50"]
-            kind = "ko auto" if lang is None else "en"
+            kind = "ko auto" if lang is None else "espeak" if lang == "espeak" else "en"
             quality = f"{r['ko']}/{r['nko']} ko" if lang is None else \
                 f"{r['wer']:6.3f} {r['wrong']:>3}/{r['n']:<2} {r['runaways']:>7}"
             print(f"{label:8} {kind:8} {w:6.0f} {quality:>22} {r['p50']:7.0f} {r['p90']:7.0f} "
