@@ -3,6 +3,7 @@
     .venv/bin/python bench/voice_turns.py [--turns 24] [--url ws://127.0.0.1:8000/ws]
     .venv/bin/python bench/voice_turns.py --compare          # semantic_vad vs server_vad
     .venv/bin/python bench/voice_turns.py --turns 100 --rss  # memory at turns 1, 10, 100
+    .venv/bin/python bench/voice_turns.py --hesitation-rounds 5  # 20 hesitation clips
 
 Each turn streams a Piper-spoken question as 20 ms PCM16 frames in real time (0.3 s of silence,
 the question, then silence, as a microphone would) and measures, on the client, **end of the
@@ -145,7 +146,7 @@ async def run(url: str, turns: int, max_tokens: int, mode: str, pid: int | None,
     audios = {q: piper_16k(voice, q) for q in QUESTIONS}
     c = await Client.connect(url, max_tokens=max_tokens, turn_detection=mode)
     await one_turn(c, "Hello!", piper_16k(voice, "Hello!"), 1.2)  # warm-up, not counted
-    results, rss = [], {}
+    results, rss, every = [], {}, []  # every: RSS after each turn
     for i in range(turns):
         if i and i % 6 == 0:  # fresh sessions keep the prompt length realistic
             await c.close()
@@ -158,8 +159,10 @@ async def run(url: str, turns: int, max_tokens: int, mode: str, pid: int | None,
             print(f"  {i:2d} v2v {r['client_v2v']:6.0f} ms  end {r['turn_end']:10s} "
                   f"endpoint {t['endpoint_ms']:4.0f}  stt_done {t['stt_done']:5.0f}  "
                   f"first_audio_sent {t['first_audio_sent']:5.0f}  wer {r['wer']:.2f}")
-        if pid is not None and i + 1 in rss_at:
+        if pid is not None:
             own, children = rss_split(pid)
+            every.append(own + children)
+        if pid is not None and i + 1 in rss_at:
             rss[i + 1] = own + children
             print(f"  RSS after turn {i + 1}: {rss[i + 1]:.0f} MB "
                   f"(server {own:.0f} + llama.cpp {children:.0f})")
@@ -170,7 +173,7 @@ async def run(url: str, turns: int, max_tokens: int, mode: str, pid: int | None,
         cuts.append(cut)
         print(f"  hesitation {'CUT' if cut else 'kept'}: {text!r}")
     await c.close()
-    return {"results": results, "rss": rss, "cuts": sum(cuts), "clips": len(cuts)}
+    return {"results": results, "rss": rss, "every": every, "cuts": sum(cuts), "clips": len(cuts)}
 
 
 def report(mode: str, out: dict) -> float:
@@ -200,6 +203,11 @@ def report(mode: str, out: dict) -> float:
             keys = sorted(out["rss"])
             a, b = out["rss"][keys[1]], out["rss"][keys[-1]]
             print(f"growth turn {keys[1]} -> {keys[-1]}: {100 * (b - a) / a:+.1f} % (goal within 5 %)")
+        every = out["every"]
+        if len(every) >= 30:  # one sample swings with the last answer's length: medians of ten
+            a, b = float(np.median(every[5:15])), float(np.median(every[-10:]))
+            print(f"RSS after every turn: max {max(every):.0f} MB (goal < 1000), median of turns "
+                  f"6-15 {a:.0f} -> last 10 {b:.0f} MB: {100 * (b - a) / a:+.1f} %")
     p50 = pct(v2v, 50)
     print(f"voice-to-voice p50 {p50:.0f} ms = {p50 / 500:.2f} x the 500 ms goal; "
           f"p90 {pct(v2v, 90):.0f}, p99 {pct(v2v, 99):.0f} ms")
