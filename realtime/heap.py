@@ -5,10 +5,13 @@ Whisper, Piper, the VAD and numpy allocate and free tens of MB per turn from wor
 glibc keeps what was freed inside the heap for later, so the process's resident memory is the
 high-water mark of every arena, not what is in use: over 60 typed turns, ``malloc_trim`` at
 idle moments kept the server process ~70 MB (12 %) smaller (543 vs 612 MB at turn 60). Trimming
-walks the free lists under the arena's lock, so it runs only when live work is idle
-(:class:`realtime.pipeline.live.LiveWork` says so), in a worker thread, at most every
-``min_interval_s``, after the engines have given back what they cache between runs (Piper's
-onnxruntime arena: ``TTSEngine.release_memory``). Not glibc (musl, macOS): no trim.
+walks the free lists under the arena's lock, so it runs only when no turn is in progress: when
+live work goes idle (:class:`realtime.pipeline.live.LiveWork` says so) and when the last turn
+in progress ends (in a continuous conversation live signals keep live work busy while the user
+listens to the answer: without this, 100 voice turns grew the server from 941 to 1002 MB by
+medians), in a worker thread, at most every ``min_interval_s``, after the engines have given
+back what they cache between runs (Piper's onnxruntime arena: ``TTSEngine.release_memory``).
+Not glibc (musl, macOS): no trim.
 """
 
 from __future__ import annotations
@@ -55,15 +58,19 @@ def malloc_trim() -> bool:
 
 
 class HeapTrimmer:
-    """Trims the heap each time live work goes idle (and once at start, after the warm-up), no
-    more often than every ``min_interval_s``. ``subscribe`` is ``LiveWork.subscribe``."""
+    """Trims the heap each time live work goes idle or the last turn ends (and once at start,
+    after the warm-up), no more often than every ``min_interval_s``. ``subscribe`` is
+    ``LiveWork.subscribe``, ``turn_ends`` ``LiveWork.subscribe_turn_ends``."""
 
     def __init__(self, subscribe: Callable[[Callable[[bool], None]], Callable[[], None]], *,
+                 turn_ends: Callable[[Callable[[], None]], Callable[[], None]] | None = None,
                  min_interval_s: float = 10.0, trim: Callable[[], bool] = malloc_trim,
                  release: list[Callable[[], None]] | None = None,
                  observe: Callable[[float], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._subscribe, self._trim, self._observe = subscribe, trim, observe
+        self._turn_ends = turn_ends
+        self._unsubscribe_turns: Callable[[], None] | None = None
         self._release = release or []  # caches given back first (Piper's arena), blocking
         self.min_interval_s, self.clock = min_interval_s, clock
         self._unsubscribe: Callable[[], None] | None = None
@@ -73,17 +80,24 @@ class HeapTrimmer:
 
     async def start(self) -> None:
         self._unsubscribe = self._subscribe(self._on_live)
+        if self._turn_ends is not None:
+            self._unsubscribe_turns = self._turn_ends(self._kick)
         await self._run()
 
     async def aclose(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        for attr in ("_unsubscribe", "_unsubscribe_turns"):
+            if getattr(self, attr) is not None:
+                getattr(self, attr)()
+                setattr(self, attr, None)
         if self._task is not None:
             await asyncio.wait([self._task])  # (a trim cannot be stopped half-way)
 
     def _on_live(self, busy: bool) -> None:
-        if busy or (self._task is not None and not self._task.done()):
+        if not busy:
+            self._kick()
+
+    def _kick(self) -> None:
+        if self._task is not None and not self._task.done():
             return
         if self.clock() - self._last < self.min_interval_s:
             return

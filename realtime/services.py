@@ -244,7 +244,7 @@ class Services:
         await self._warm_up()
         await self._warm_speech()
         if self.settings.heap_trim_interval_s > 0:  # (the warm-ups' garbage goes back now)
-            self.heap = HeapTrimmer(self.live.subscribe,
+            self.heap = HeapTrimmer(self.live.subscribe, turn_ends=self.live.subscribe_turn_ends,
                                     min_interval_s=self.settings.heap_trim_interval_s,
                                     release=[self.tts.release_memory],
                                     observe=self.metrics.heap_trim.observe)

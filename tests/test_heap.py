@@ -64,6 +64,49 @@ async def test_trims_when_live_work_goes_idle_not_while_busy():
     assert len(calls) == 3  # unsubscribed
 
 
+async def test_trims_when_a_turn_ends_while_the_user_listens():
+    """In a continuous conversation live signals keep live work busy between turns (the user
+    listens, then speaks again): the heap is trimmed as each turn ends, at most every interval,
+    never while a turn is in progress."""
+    now = [100.0]
+    live = LiveWork(window_s=8.0, clock=lambda: now[0])
+    calls: list[float] = []
+
+    def trim() -> bool:
+        calls.append(now[0])
+        return True
+
+    heap = HeapTrimmer(live.subscribe, turn_ends=live.subscribe_turn_ends, min_interval_s=10.0,
+                       trim=trim, clock=lambda: now[0])
+    await heap.start()
+    now[0] = 120.0
+    live.poke("speech_started")  # busy until 128
+    with live.hold():
+        with live.hold():  # two turns at once (two sessions)
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)
+        assert calls == [100.0]  # one turn still in progress
+    await asyncio.sleep(0.01)
+    assert live.busy and calls == [100.0, 120.0]  # the last turn ended, still "busy"
+    now[0] = 125.0
+    with live.hold():
+        pass
+    await asyncio.sleep(0.01)
+    assert calls == [100.0, 120.0]  # within the interval
+    now[0] = 131.0
+    live.poke("speech_started")
+    with live.hold():
+        pass
+    await asyncio.sleep(0.01)
+    assert calls == [100.0, 120.0, 131.0]
+    await heap.aclose()
+    now[0] = 150.0
+    with live.hold():
+        pass
+    await asyncio.sleep(0.01)
+    assert len(calls) == 3  # unsubscribed
+
+
 async def test_a_failing_trim_is_logged_not_raised(caplog):
     live = LiveWork()
 

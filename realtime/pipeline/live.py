@@ -32,6 +32,7 @@ class LiveWork:
         self._busy_since = 0.0
         self._slice_until = 0.0  # background work's turn (anti-starvation) ends then
         self._listeners: list[Callable[[bool], None]] = []
+        self._turn_ends: list[Callable[[], None]] = []
         self._timer: asyncio.TimerHandle | None = None
         self.pauses = 0  # busy episodes, for tests and logs
 
@@ -41,6 +42,12 @@ class LiveWork:
         self._listeners.append(on_change)
         return lambda: self._listeners.remove(on_change) if on_change in self._listeners \
             else None
+
+    def subscribe_turn_ends(self, on_end: Callable[[], None]) -> Callable[[], None]:
+        """``on_end()`` each time the last turn in progress ends (live signals may still hold
+        the window: the user is listening to the answer); -> unsubscribe."""
+        self._turn_ends.append(on_end)
+        return lambda: self._turn_ends.remove(on_end) if on_end in self._turn_ends else None
 
     @property
     def busy(self) -> bool:
@@ -56,6 +63,12 @@ class LiveWork:
         finally:
             self._holds -= 1
             self._update()
+            if not self._holds:
+                for fn in list(self._turn_ends):
+                    try:
+                        fn()
+                    except Exception:  # noqa: BLE001 - a subscriber's trouble is its own
+                        log.exception("turn-end subscriber failed")
 
     def poke(self, reason: str = "", window_s: float | None = None) -> None:
         """A live signal: live work is coming (speech began, a typed message)."""
