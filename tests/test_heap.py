@@ -20,18 +20,23 @@ def _rss_mb() -> float:
     raise AssertionError("no VmRSS")
 
 
-async def test_trims_when_live_work_goes_idle_not_while_busy():
+def _clocked(window_s: float) -> tuple[list[float], LiveWork, list[float], dict]:
+    """A fake clock, LiveWork on it, the times trim ran, and HeapTrimmer's keywords for it."""
     now = [100.0]
-    live = LiveWork(window_s=1.0, clock=lambda: now[0])
+    live = LiveWork(window_s=window_s, clock=lambda: now[0])
     calls: list[float] = []
-    seen: list[float] = []
 
     def trim() -> bool:
         calls.append(now[0])
         return True
 
-    heap = HeapTrimmer(live.subscribe, min_interval_s=10.0, trim=trim, observe=seen.append,
-                       clock=lambda: now[0])
+    return now, live, calls, {"min_interval_s": 10.0, "trim": trim, "clock": lambda: now[0]}
+
+
+async def test_trims_when_live_work_goes_idle_not_while_busy():
+    now, live, calls, kw = _clocked(window_s=1.0)
+    seen: list[float] = []
+    heap = HeapTrimmer(live.subscribe, observe=seen.append, **kw)
     await heap.start()
     assert calls == [100.0] and heap.trims == 1 and len(seen) == 1  # after the warm-up
 
@@ -68,16 +73,8 @@ async def test_trims_when_a_turn_ends_while_the_user_listens():
     """In a continuous conversation live signals keep live work busy between turns (the user
     listens, then speaks again): the heap is trimmed as each turn ends, at most every interval,
     never while a turn is in progress."""
-    now = [100.0]
-    live = LiveWork(window_s=8.0, clock=lambda: now[0])
-    calls: list[float] = []
-
-    def trim() -> bool:
-        calls.append(now[0])
-        return True
-
-    heap = HeapTrimmer(live.subscribe, turn_ends=live.subscribe_turn_ends, min_interval_s=10.0,
-                       trim=trim, clock=lambda: now[0])
+    now, live, calls, kw = _clocked(window_s=8.0)
+    heap = HeapTrimmer(live.subscribe, turn_ends=live.subscribe_turn_ends, **kw)
     await heap.start()
     now[0] = 120.0
     live.poke("speech_started")  # busy until 128

@@ -31,6 +31,13 @@ def voiced(audio: np.ndarray) -> np.ndarray:
     return audio[idx[0]: idx[-1] + 1]
 
 
+def with_pause(first: np.ndarray, rest: np.ndarray, pause_s: float = 0.7) -> np.ndarray:
+    """Lead silence, ``first``, a pause, ``rest``, then silence enough to end the turn."""
+    return np.concatenate([np.zeros(int(0.3 * SR), np.float32), first,
+                           np.zeros(int(pause_s * SR), np.float32), rest,
+                           np.zeros(int(1.5 * SR), np.float32)])
+
+
 def with_silence(audio: np.ndarray, ms: int) -> np.ndarray:
     return np.concatenate([np.zeros(int(0.3 * SR), np.float32), audio,
                            np.zeros(ms * SR // 1000, np.float32)])
@@ -81,11 +88,8 @@ async def _turn(live, audio: np.ndarray, mode: str) -> tuple[list[dict], list[di
 async def test_a_pause_mid_sentence_is_not_the_end_of_the_turn(live, piper_voice):
     """"I would like to ... [700 ms] ... order a coffee.": one turn with the whole
     sentence (a fixed 500 ms silence cuts it in two, shown with server_vad)."""
-    first = voiced(piper_16k(piper_voice, "I would like to"))
-    rest = voiced(piper_16k(piper_voice, "order a coffee."))
-    audio = np.concatenate([np.zeros(int(0.3 * SR), np.float32), first,
-                            np.zeros(int(0.7 * SR), np.float32), rest,
-                            np.zeros(int(1.5 * SR), np.float32)])
+    audio = with_pause(voiced(piper_16k(piper_voice, "I would like to")),
+                       voiced(piper_16k(piper_voice, "order a coffee.")))
     finals, _ = await _turn(live, audio, "semantic_vad")
     assert len(finals) == 1, finals
     assert wer("I would like to order a coffee", finals[0]["text"]) <= 0.25, finals
@@ -114,10 +118,7 @@ async def test_words_hold_a_turn_that_only_sounds_complete(live, model, piper_vo
         if max(scores) >= 0.9:
             break
     assert max(scores) >= 0.9, scores  # the model alone would have ended the turn here
-    rest = voiced(piper_16k(piper_voice, "pizza."))
-    audio = np.concatenate([np.zeros(int(0.3 * SR), np.float32), first,
-                            np.zeros(int(0.7 * SR), np.float32), rest,
-                            np.zeros(int(1.5 * SR), np.float32)])
+    audio = with_pause(first, voiced(piper_16k(piper_voice, "pizza.")))
     finals, stops = await _turn(live, audio, "semantic_vad")
     assert len(finals) == 1, finals
     assert wer("My favorite food is pizza", finals[0]["text"]) <= 0.25, finals

@@ -89,7 +89,22 @@ async def test_piper_speech(stt: WhisperSTT, piper_voice, text: str) -> None:
     assert 0 < t.processing_s
 
 
-async def test_espeak_speech(stt: WhisperSTT) -> None:
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def stt_full():
+    """Whisper's own 30 s encoder window (the default is 15 s, listen/window.py)."""
+    engine = WhisperSTT(SttOptions(window_s=30))
+    await engine.start()
+    yield engine
+    await engine.aclose()
+
+
+@pytest.mark.parametrize("text", ESPEAK_SENTENCES)
+async def test_espeak_speech(stt_full: WhisperSTT, text: str) -> None:
+    t = await stt_full.transcribe((await espeak_16k(text)).astype(np.float32) / 32768.0)
+    assert_good(t, text)
+
+
+async def test_espeak_speech_with_the_short_window(stt: WhisperSTT) -> None:
     """espeak-ng's robotic voice is far from Whisper's training data: one word in a sentence
     may go ("a large piece of wind mushrooms", with the 15 s encoder window; bench/stt_window.py
     prints both windows on 33 espeak clips: WER 0.145 vs 0.129 with 30 s), so the bar is on the
@@ -160,7 +175,8 @@ async def test_low_noise_rejected_with_default_options(stt: WhisperSTT) -> None:
 
 
 # ---------------------------------------------------------------------------- concurrency
-async def test_event_loop_not_blocked(stt: WhisperSTT, utterance) -> None:
+async def test_event_loop_not_blocked(stt_full: WhisperSTT, utterance) -> None:
+    stt = stt_full  # the longer decode (30 s window) gives the ticker more to prove
     text, audio = utterance
     lags: list[float] = []
     period = 0.005
@@ -181,7 +197,7 @@ async def test_event_loop_not_blocked(stt: WhisperSTT, utterance) -> None:
     finally:
         task.cancel()
     assert_good(result, text)
-    assert busy > 0.05 and len(lags) >= busy / 0.02  # the ticker really ran during the decode
+    assert busy > 0.2 and len(lags) >= busy / 0.02  # the ticker really ran during the decode
     print(f"\nloop lag during a {busy:.2f}s transcription: max {max(lags) * 1000:.1f} ms, "
           f"{len(lags)} ticks")
     assert max(lags) < 0.050

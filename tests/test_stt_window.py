@@ -4,6 +4,7 @@ decoded again with the full window, and the window is the faster one."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -55,7 +56,9 @@ async def engines():
     await full.aclose()
 
 
-def spy(model, sizes: list[int]) -> None:
+@contextlib.contextmanager
+def spy(model, sizes: list[int]):
+    """Record the encoder positions of each encode inside the block."""
     cls = type(model)
 
     class Spy(cls):
@@ -65,17 +68,21 @@ def spy(model, sizes: list[int]) -> None:
             return out
 
     model.__class__ = Spy
+    try:
+        yield
+    finally:
+        model.__class__ = cls
 
 
 async def test_short_window_hears_what_the_full_window_hears(engines, piper_voice) -> None:
     short, full = engines
     sizes: list[int] = []
-    spy(short._model, sizes)
     t_short = t_full = 0.0
     for text in CLIPS:
         audio = piper_16k(piper_voice, text)
         t0 = time.perf_counter()
-        a = await short.transcribe(audio, language="en")
+        with spy(short._model, sizes):
+            a = await short.transcribe(audio, language="en")
         t_short += time.perf_counter() - t0
         t0 = time.perf_counter()
         b = await full.transcribe(audio, language="en")
@@ -92,7 +99,6 @@ async def test_a_doubled_answer_is_decoded_again_with_the_full_window(engines,
                                                                        piper_voice) -> None:
     short, _ = engines
     sizes: list[int] = []
-    spy(short._model, sizes)
     real = short._decode
     calls = []
 
@@ -105,7 +111,8 @@ async def test_a_doubled_answer_is_decoded_again_with_the_full_window(engines,
 
     short._decode = doubled_first
     try:
-        t = await short.transcribe(piper_16k(piper_voice, "Thanks!"), language="en")
+        with spy(short._model, sizes):
+            t = await short.transcribe(piper_16k(piper_voice, "Thanks!"), language="en")
     finally:
         del short._decode
     assert len(calls) == 2 and sizes == [750, 1500], (calls, sizes)
