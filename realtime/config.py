@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     # uvicorn's WebSocket implementation (bench/vad_capacity.py --ws compares them: sansio is
     # the leanest per microphone frame)
     ws_impl: Literal["auto", "websockets", "websockets-sansio", "wsproto"] = "websockets-sansio"
-    # When live work goes idle, at most this often, engine caches (Piper's arena) and free heap
-    # pages go back to the system (realtime/heap.py); 0: never.
+    # When live work goes idle or a turn ends, at most this often, engine caches (Piper's arena)
+    # and free heap pages go back to the system (realtime/heap.py); 0: never.
     heap_trim_interval_s: float = Field(10.0, ge=0)
     storage_dir: Path = Path("var")
     # ["*"]: any origin, no credentials; listed origins may send credentials (see .env.example)

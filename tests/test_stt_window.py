@@ -40,7 +40,8 @@ def test_content_frames() -> None:
     ("Thanks Thanks", True), ("No? No?", True), ("That's great. That's great.", True),
     ("My favorite food is pizza.", False), ("Pizza. Pizza. Pizza. Pizz", False),
     ("What is X? What is X? What is", True), ("no", False), ("", False),
-    ("I said no, I said no", True), ("I said no, I said", False), ("Bye-bye now", False), ("No, no, no!", True),
+    ("I said no, I said no", True), ("I said no, I said", False), ("Bye-bye now", False),
+    ("No, no, no!", True),
 ])
 def test_repeats(text: str, expected: bool) -> None:
     assert repeats(text) is expected

@@ -4,12 +4,13 @@ Smart Turn judges the *sound* of a pause, and a speaker who trails off with a fa
 sounds finished to it: "My favourite food is ..." scores 0.87-0.98 as Piper speaks it. The
 speculative transcript is usually ready when the model answers (``listen/transcription.py``),
 so the words can veto an early end: a turn whose text stops on a word that cannot end a
-sentence ("to", "with", "is", "the", "and", ...; a wh-question may end on a preposition:
-"Where are you from?" is finished, "Could you help me with?" is not) or trails off ("...") waits for more speech or
-for the long silence. The veto only ever delays a turn (a false "unfinished" costs the
-``smart_turn_max_silence_ms`` wait, a false "finished" cuts the speaker off), so the lists
-are generous ("Do you know where it is?" waits for the long silence). Korean: a connective ending (-고, -는데, -서, -면, -지만, -니까) or a case/topic
-particle on the last word, when Whisper wrote no final punctuation.
+sentence ("to", "with", "is", "the", "and", ...; a wh-question may end on a preposition: "Where
+are you from?" is finished, "Could you help me with?" is not) or trails off ("...") waits for
+more speech or for the long silence. The veto only ever delays a turn (a false "unfinished"
+costs the ``smart_turn_max_silence_ms`` wait, a false "finished" cuts the speaker off), so the
+lists are generous ("Do you know where it is?" waits for the long silence). Korean: a connective
+ending (-고, -는데, -서, -면, -지만, -니까) or a case/topic particle on the last word, when
+Whisper wrote no final punctuation.
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ class Thresholds(Protocol):
     phrase_min_no_speech: float
     compression_ratio_threshold: float
 
+
 #: Texts Whisper is known to invent on silence/noise (training data: subtitled videos). Keys are
 #: compared after :func:`phrase_key` (lower case, letters and digits only).
 HALLUCINATION_PHRASES: tuple[str, ...] = (

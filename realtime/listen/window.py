@@ -34,8 +34,7 @@ TAIL = 100  # at least 1 s of padding after the speech
 def content_frames(features: np.ndarray) -> int:
     """Frames up to the last one that is not padding (faster-whisper pads with exact zeros;
     a log-mel frame of real audio, even silence, is never all zeros after normalisation)."""
-    nonzero = np.flatnonzero(np.any(features != 0.0, axis=-2).reshape(-1, features.shape[-1])
-                             .any(axis=0))
+    nonzero = np.flatnonzero((features != 0.0).reshape(-1, features.shape[-1]).any(axis=0))
     return int(nonzero[-1]) + 1 if nonzero.size else 0
 
 
