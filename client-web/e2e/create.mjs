@@ -20,8 +20,12 @@ await main(async () => {
   await page.check('[data-testid=create-vrm]');
   await page.fill('[data-testid=create-name]', 'Eileen');
   await page.click('[data-testid=create-generate]');
-  await waitFor(page, () => ['completed', 'failed', 'cancelled'].includes(window.__avatarTest.create().job?.status),
-                null, 180000, 'the avatar job');
+  // ended, and if completed, the status fetch that follows job.done has brought the thumbnail and
+  // VRM URLs (the event names only the GLB; under load that fetch lands a moment later)
+  await waitFor(page, () => {
+    const job = window.__avatarTest.create().job;
+    return ['failed', 'cancelled'].includes(job?.status) || (job?.status === 'completed' && !!job.thumbnailUrl);
+  }, null, 180000, 'the avatar job');
   const created = await hook(page, () => window.__avatarTest.create());
   log('job', JSON.stringify(created.job));
   if (created.job.status !== 'completed') throw new Error(`job ${created.job.status}: ${JSON.stringify(created.job.error)}`);
@@ -67,6 +71,7 @@ await main(async () => {
   const assistant = await hook(page, () => window.__avatarTest.state().messages.filter((x) => x.role === 'assistant').at(-1));
 
   // the VRM of the same job, through @pixiv/three-vrm
+  if (!created.job.vrmUrl) throw new Error(`no VRM URL in ${JSON.stringify(created.job)}`);
   const vrmPage = await openApp(browser, `${base}/?test&fps=10&avatar=${encodeURIComponent(created.job.vrmUrl)}`);
   const vrmWarnings = [];
   vrmPage.page.on('console', (msg) => { if (msg.type() === 'warning') vrmWarnings.push(msg.text()); });

@@ -20,13 +20,20 @@ export async function launch(extraArgs = []) {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...BASE_ARGS, ...extraArgs] });
 }
 
+/** A console message's text; Chromium's "Failed to load resource" names no resource, so its URL
+ *  (the message's location) is added: a failure then says what was missing. */
+export function consoleText(msg) {
+  const where = msg.location()?.url;
+  return /^Failed to load resource/.test(msg.text()) && where ? `${msg.text()} <- ${where}` : msg.text();
+}
+
 /** A page on `url` with console errors collected; resolves when the test hook is there. */
 export async function openApp(browser, url, { width = 1180, height = 720, permissions = [] } = {}) {
   const context = await browser.newContext({ viewport: { width, height } });
   if (permissions.length) await context.grantPermissions(permissions, { origin: new URL(url).origin });
   const page = await context.newPage();
   const consoleErrors = [];
-  page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(msg.text()); });
+  page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(consoleText(msg)); });
   page.on('pageerror', (err) => consoleErrors.push(`pageerror: ${err.message}`));
   await page.goto(url);
   await page.waitForFunction(() => window.__avatarTest !== undefined, null, { timeout: 20000 });
