@@ -215,9 +215,11 @@ class ComfyEngine:
         if (flags.get("unload_models") or flags.get("free_memory")) and self.loaded:
             await asyncio.sleep(self.unload_s)
             self.loaded = False
-            self.device.set(self.holder, self.need.stopped)
-            self.counters["unloads"] += 1
+            # marked before the device shows the room: gpu_host (another thread or process)
+            # may see it and begin a wake at once, and "unloaded" must never read as later
             self._mark("unloaded")
+            self.counters["unloads"] += 1
+            self.device.set(self.holder, self.need.stopped)
 
     async def _execute(self, prompt_id: str, prompt: dict, client_id: str | None) -> None:
         self.running = prompt_id
