@@ -26,10 +26,16 @@ def test_english_that_can_end(text: str) -> None:
     assert not unfinished(text, "en")
 
 
-def test_a_false_unfinished_only_waits() -> None:
-    """The known price of the rules: an embedded question's stranded word reads unfinished, so
-    that turn ends on the long silence instead of early."""
-    assert unfinished("Do you know where it is?", "en")
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Do you know where it is?", False), ("I wonder who you are talking to.", False),
+    ("Tell me what that is.", False), ("Can you say how old you are?", False),
+    ("I know what you are thinking of", False),
+    # the clause needs a word between the wh-word and the end, and never ends on "the", "and"
+    ("I wonder which of", True), ("Do you know where the", True),
+    ("Tell me what it is and", True),
+])
+def test_an_embedded_wh_clause_may_strand_its_last_word(text: str, expected: bool) -> None:
+    assert unfinished(text, "en") is expected
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -5,10 +5,12 @@ sounds finished to it: "My favourite food is ..." scores 0.87-0.98 as Piper spea
 speculative transcript is usually ready when the model answers (``listen/transcription.py``),
 so the words can veto an early end: a turn whose text stops on a word that cannot end a
 sentence ("to", "with", "is", "the", "and", ...; a wh-question may end on a preposition: "Where
-are you from?" is finished, "Could you help me with?" is not) or trails off ("...") waits for
-more speech or for the long silence. The veto only ever delays a turn (a false "unfinished"
-costs the ``smart_turn_max_silence_ms`` wait, a false "finished" cuts the speaker off), so the
-lists are generous ("Do you know where it is?" waits for the long silence). Korean: a connective
+are you from?" is finished, "Could you help me with?" is not, and so may a wh-clause with its
+own subject: "Do you know where it is?", "I wonder who you are talking to.") or trails off
+("...") waits for more speech or for the long silence. The veto only ever delays a turn (a false
+"unfinished" costs the ``smart_turn_max_silence_ms`` wait, a false "finished" cuts the speaker
+off), so the lists are generous ("I wonder which one of" ends early, a rare miss; "which of"
+waits). Korean: a connective
 ending (-고, -는데, -서, -면, -지만, -니까) or a case/topic particle on the last word, when
 Whisper wrote no final punctuation.
 """
@@ -57,6 +59,7 @@ def unfinished(text: str, language: str = "en") -> bool:
             return False
         return last in _KO_CONJUNCTION or last.endswith(_KO_CONNECTIVE + _KO_PARTICLE)
     # a wh-question may strand its preposition ("Where are you from?"); a yes/no question that
-    # stops on one was cut short ("Could you help me with?", as Whisper writes it)
-    stranded = text.endswith("?") and words[0] in _WH
+    # stops on one was cut short ("Could you help me with?", as Whisper writes it); a wh-clause
+    # with a word between it and the end may strand one or its verb ("... where it is?")
+    stranded = text.endswith("?") and words[0] in _WH or _WH.intersection(words[1:-2])
     return last in (_EN_NEVER if stranded else _EN_OPEN)
