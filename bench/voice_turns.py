@@ -161,7 +161,7 @@ async def run(url: str, turns: int, max_tokens: int, mode: str, pid: int | None,
                   f"first_audio_sent {t['first_audio_sent']:5.0f}  wer {r['wer']:.2f}")
         if pid is not None:
             own, children = rss_split(pid)
-            every.append(own + children)
+            every.append((own, children))
         if pid is not None and i + 1 in rss_at:
             rss[i + 1] = own + children
             print(f"  RSS after turn {i + 1}: {rss[i + 1]:.0f} MB "
@@ -203,11 +203,15 @@ def report(mode: str, out: dict) -> float:
             keys = sorted(out["rss"])
             a, b = out["rss"][keys[1]], out["rss"][keys[-1]]
             print(f"growth turn {keys[1]} -> {keys[-1]}: {100 * (b - a) / a:+.1f} % (goal within 5 %)")
-        every = out["every"]
+        every = [own + children for own, children in out["every"]]
         if len(every) >= 30:  # one sample swings with the last answer's length: medians of ten
             a, b = float(np.median(every[5:15])), float(np.median(every[-10:]))
-            print(f"RSS after every turn: max {max(every):.0f} MB (goal < 1000), median of turns "
-                  f"6-15 {a:.0f} -> last 10 {b:.0f} MB: {100 * (b - a) / a:+.1f} %")
+            top = int(np.argmax(every))
+            own, children = out["every"][top]
+            print(f"RSS after every turn: max {every[top]:.0f} MB (goal < 1000) after turn "
+                  f"{top + 1} (server {own:.0f} + llama.cpp {children:.0f}), p90 "
+                  f"{pct(every, 90):.0f} MB; median of turns 6-15 {a:.0f} -> last 10 {b:.0f} MB: "
+                  f"{100 * (b - a) / a:+.1f} %")
     p50 = pct(v2v, 50)
     print(f"voice-to-voice p50 {p50:.0f} ms = {p50 / 500:.2f} x the 500 ms goal; "
           f"p90 {pct(v2v, 90):.0f}, p99 {pct(v2v, 99):.0f} ms")
