@@ -70,25 +70,22 @@ class HeapTrimmer:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._subscribe, self._trim, self._observe = subscribe, trim, observe
         self._turn_ends = turn_ends
-        self._unsubscribe_turns: Callable[[], None] | None = None
         self._release = release or []  # caches given back first (Piper's arena), blocking
         self.min_interval_s, self.clock = min_interval_s, clock
-        self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribers: list[Callable[[], None]] = []
         self._task: asyncio.Task | None = None
         self._last = float("-inf")
         self.trims = 0
 
     async def start(self) -> None:
-        self._unsubscribe = self._subscribe(self._on_live)
+        self._unsubscribers.append(self._subscribe(self._on_live))
         if self._turn_ends is not None:
-            self._unsubscribe_turns = self._turn_ends(self._kick)
+            self._unsubscribers.append(self._turn_ends(self._kick))
         await self._run()
 
     async def aclose(self) -> None:
-        for attr in ("_unsubscribe", "_unsubscribe_turns"):
-            if getattr(self, attr) is not None:
-                getattr(self, attr)()
-                setattr(self, attr, None)
+        while self._unsubscribers:
+            self._unsubscribers.pop()()
         if self._task is not None:
             await asyncio.wait([self._task])  # (a trim cannot be stopped half-way)
 

@@ -10,9 +10,8 @@ own subject: "Do you know where it is?", "I wonder who you are talking to.") or 
 ("...") waits for more speech or for the long silence. The veto only ever delays a turn (a false
 "unfinished" costs the ``smart_turn_max_silence_ms`` wait, a false "finished" cuts the speaker
 off), so the lists are generous ("I wonder which one of" ends early, a rare miss; "which of"
-waits). Korean: a connective
-ending (-고, -는데, -서, -면, -지만, -니까) or a case/topic particle on the last word, when
-Whisper wrote no final punctuation.
+waits). Korean: a connective ending (-고, -는데, -서, -면, -지만, -니까) or a case/topic particle
+on the last word, when Whisper wrote no final punctuation.
 """
 
 from __future__ import annotations

@@ -39,15 +39,12 @@ class LiveWork:
     # ------------------------------------------------------------------ API
     def subscribe(self, on_change: Callable[[bool], None]) -> Callable[[], None]:
         """``on_change(busy)`` on every change (never raises into the caller); -> unsubscribe."""
-        self._listeners.append(on_change)
-        return lambda: self._listeners.remove(on_change) if on_change in self._listeners \
-            else None
+        return _add(self._listeners, on_change)
 
     def subscribe_turn_ends(self, on_end: Callable[[], None]) -> Callable[[], None]:
         """``on_end()`` each time the last turn in progress ends (live signals may still hold
         the window: the user is listening to the answer); -> unsubscribe."""
-        self._turn_ends.append(on_end)
-        return lambda: self._turn_ends.remove(on_end) if on_end in self._turn_ends else None
+        return _add(self._turn_ends, on_end)
 
     @property
     def busy(self) -> bool:
@@ -64,11 +61,7 @@ class LiveWork:
             self._holds -= 1
             self._update()
             if not self._holds:
-                for fn in list(self._turn_ends):
-                    try:
-                        fn()
-                    except Exception:  # noqa: BLE001 - a subscriber's trouble is its own
-                        log.exception("turn-end subscriber failed")
+                _notify(self._turn_ends, "turn-end")
 
     def poke(self, reason: str = "", window_s: float | None = None) -> None:
         """A live signal: live work is coming (speech began, a typed message)."""
@@ -91,11 +84,7 @@ class LiveWork:
             if busy:
                 self._busy_since = now
                 self.pauses += 1
-            for fn in list(self._listeners):
-                try:
-                    fn(busy)
-                except Exception:  # noqa: BLE001 - a subscriber's trouble is its own
-                    log.exception("live-work subscriber failed")
+            _notify(self._listeners, "live-work", busy)
         self._schedule(now, wanted)
 
     def _schedule(self, now: float, wanted: bool) -> None:
@@ -117,3 +106,18 @@ class LiveWork:
         except RuntimeError:
             return  # no loop (a unit test's synchronous use): the next call updates
         self._timer = loop.call_later(max(0.0, min(times) - now) + 0.001, self._update)
+
+
+def _add(listeners: list[Callable], fn: Callable) -> Callable[[], None]:
+    """Subscribe ``fn``; -> unsubscribe (harmless twice)."""
+    listeners.append(fn)
+    return lambda: listeners.remove(fn) if fn in listeners else None
+
+
+def _notify(listeners: list[Callable], what: str, *args) -> None:
+    """Call every subscriber; one that raises is logged, the others still hear."""
+    for fn in list(listeners):
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - a subscriber's trouble is its own
+            log.exception("%s subscriber failed", what)
